@@ -13,16 +13,17 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, durable: bool = False, **kwargs: Any) -> Engine:
+    """`durable=True` makes PostgreSQL wait for the WAL flush on every commit (slower)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database, **kwargs)
+        return _sqlite_engine(url, parsed.database, durable, **kwargs)
     if parsed.get_backend_name() == "postgresql":
-        return _postgres_engine(url, **kwargs)
+        return _postgres_engine(url, durable, **kwargs)
     raise ValueError(f"unsupported ledger database {parsed.get_backend_name()!r} (use sqlite or postgresql)")
 
 
-def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, database: str | None, durable: bool, **kwargs: Any) -> Engine:
     in_memory = not database or database == ":memory:"
     if in_memory:
         # One shared connection, or every pooled connection would see its own empty database.
@@ -43,7 +44,7 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: no fsync per commit, still never corrupt; a power cut may drop the last commits.
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -55,8 +56,16 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     return engine
 
 
-def _postgres_engine(url: str, **kwargs: Any) -> Engine:
+def _postgres_engine(url: str, durable: bool = False, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 8)
     kwargs.setdefault("max_overflow", 64)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_recycle", 1800)
+    if not durable:
+        # Like SQLite's synchronous=NORMAL: commits do not wait for the WAL flush. Consistency and the
+        # no-overspend guarantee are unchanged; an OS crash may forget the last fraction of a second.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        # connect_args replace the URL's query, so keep any `options` given there (e.g. a search_path).
+        options = connect_args.get("options") or make_url(url).query.get("options", "")
+        connect_args["options"] = f"{options} -c synchronous_commit=off".strip()
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)

@@ -54,15 +54,19 @@ class Ledger:
         timezone: str = "UTC",
         reservation_ttl_s: float = 900.0,
         clock: Clock | None = None,
+        durable: bool = False,
         **engine_kwargs: Any,
     ) -> None:
+        """`durable=True` flushes every commit to disk (SQLite synchronous=FULL, PostgreSQL
+        synchronous_commit=on); the default skips that flush, which never affects consistency.
+        `engine_kwargs` go to SQLAlchemy's create_engine."""
         if reservation_ttl_s <= 0:
             raise ValueError("reservation_ttl_s must be > 0")
         self.plans = plans or PlanBook.load()
         self.calendar = QuotaCalendar.named(timezone)
         self.reservation_ttl_s = float(reservation_ttl_s)
         self.clock = clock or system_clock
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, durable=durable, **engine_kwargs)
         self._sql = Statements(self.engine.dialect.name)
         self._create_tables()
 
