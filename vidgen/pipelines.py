@@ -106,7 +106,7 @@ class PipelineCache:
         pipeline_class = getattr(diffusers, entry.pipelines[first_mode])
         dtype = resolve_dtype(self.settings.dtype, entry, self.device)
         log.info("Loading %s from %s (%s)", entry.id, entry.resolved_source(), dtype)
-        base = pipeline_class.from_pretrained(entry.resolved_source(), revision=entry.revision, torch_dtype=dtype)
+        base = pipeline_class.from_pretrained(entry.resolved_source(), revision=entry.revision, dtype=dtype)
         self.load_counts[entry.id] += 1
         adapter = adapter_for(entry.family)
         base = adapter.prepare_pipeline(first_mode, base)

@@ -52,8 +52,8 @@ class Settings:
     identity_salt: str = field(default="", metadata=_meta("Salt for anonymous ids; '' = random per data_dir."))
     trusted_proxy: str = field(default="auto", metadata=_meta("'auto' (trust on Spaces), 'yes' or 'no'."))
     local_user: str = field(default="", metadata=_meta("CLI user name; '' = 'local'."))
-    host: str = field(default="127.0.0.1", metadata=_meta("Address the server listens on."))
-    port: int = field(default=7860, metadata=_meta("Port the server listens on."))
+    host: str = field(default="", metadata=_meta("Address to listen on; '' = Gradio default (GRADIO_SERVER_NAME)."))
+    port: int = field(default=0, metadata=_meta("Port; 0 = Gradio default (GRADIO_SERVER_PORT or 7860)."))
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -1,0 +1,215 @@
+"""One tab per generation mode. Each tab owns its widgets and an explicit handler with an `api_name`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from vidgen.catalog import IMAGE_TO_VIDEO, MODE_LABELS, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, ModelEntry
+from vidgen.jobs import Services
+from vidgen.requests import ImageToVideoRequest, TextToVideoRequest, VideoToVideoRequest
+from vidgen.ui.session import current_user, stream_job
+
+GPU_SLOT = "gpu"  # one concurrency group shared by every tab: a single device serves them all
+
+
+@dataclass
+class CommonControls:
+    model: gr.Dropdown
+    prompt: gr.Textbox
+    negative_prompt: gr.Textbox
+    duration: gr.Dropdown
+    resolution: gr.Dropdown
+    steps: gr.Slider
+    guidance: gr.Slider
+    seed: gr.Number
+    motion: gr.Slider
+    cost: gr.Markdown
+
+
+@dataclass
+class Outputs:
+    preview: gr.Image
+    video: gr.Video
+    status: gr.Markdown
+    seed_used: gr.Number
+    files: gr.File
+
+    def as_list(self, quota_meter: gr.Markdown) -> list[Any]:
+        return [self.preview, self.video, self.status, self.seed_used, self.files, quota_meter]
+
+
+def model_choices(services: Services, mode: str) -> list[tuple[str, str]]:
+    return [(entry.label, entry.id) for entry in services.catalog.for_mode(mode)]
+
+
+def default_entry(services: Services, mode: str) -> ModelEntry:
+    default = services.catalog.get(None)
+    return default if mode in default.pipelines else services.catalog.for_mode(mode)[0]
+
+
+def common_controls(services: Services, mode: str, prompt_label: str) -> CommonControls:
+    entry = default_entry(services, mode)
+    model = gr.Dropdown(model_choices(services, mode), value=entry.id, label="Model")
+    prompt = gr.Textbox(label=prompt_label, lines=2, placeholder=_placeholder(entry))
+    with gr.Accordion("Settings", open=False):
+        negative = gr.Textbox(label="Negative prompt", value="", placeholder=entry.negative_prompt or "")
+        with gr.Row():
+            duration = gr.Dropdown(_duration_choices(entry), value=entry.default_duration, label="Duration (s)")
+            resolution = gr.Dropdown([r.label for r in entry.resolutions], value=entry.default_resolution.label,
+                                     label="Resolution")
+        with gr.Row():
+            steps = gr.Slider(entry.steps.min, entry.steps.max, value=entry.steps.default, step=1, label="Steps")
+            guidance = gr.Slider(entry.guidance.min, entry.guidance.max, value=entry.guidance.default, step=0.5,
+                                 label="Guidance")
+        with gr.Row():
+            seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
+            motion = gr.Slider(1, 10, value=5, step=1, label="General Motion",
+                               info=entry.motion.note if entry.motion else "This model has no motion control.")
+    cost = gr.Markdown()
+    model.change(lambda model_id: _model_updates(services, model_id), model,
+                 [duration, resolution, steps, guidance, prompt], api_visibility="private")
+    return CommonControls(model, prompt, negative, duration, resolution, steps, guidance, seed, motion, cost)
+
+
+def outputs_column() -> Outputs:
+    preview = gr.Image(label="Live preview", interactive=False, height=256)
+    video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, height=320)
+    status = gr.Markdown()
+    seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
+    files = gr.File(label="Download (MP4, GIF, recipe)", file_count="multiple", interactive=False)
+    return Outputs(preview, video, status, seed_used, files)
+
+
+def _placeholder(entry: ModelEntry) -> str:
+    return "a red circle moves to the left on a white background" if entry.builtin else "A drone shot over a coast"
+
+
+def _duration_choices(entry: ModelEntry) -> list[float]:
+    return sorted(set(entry.durations))
+
+
+def _model_updates(services: Services, model_id: str) -> tuple[Any, ...]:
+    entry = services.catalog.get(model_id)
+    return (
+        gr.update(choices=_duration_choices(entry), value=entry.default_duration),
+        gr.update(choices=[r.label for r in entry.resolutions], value=entry.default_resolution.label),
+        gr.update(minimum=entry.steps.min, maximum=entry.steps.max, value=entry.steps.default),
+        gr.update(minimum=entry.guidance.min, maximum=entry.guidance.max, value=entry.guidance.default),
+        gr.update(placeholder=_placeholder(entry)),
+    )
+
+
+def cost_text(services: Services, model_id: str, duration: float | None, request: gr.Request) -> str:
+    """Shown before the user clicks: what this clip will cost and what is left today."""
+    try:
+        entry = services.catalog.get(model_id)
+        seconds = float(duration if duration is not None else entry.default_duration) * entry.cost_factor
+    except (KeyError, TypeError, ValueError):
+        return ""
+    balance = services.ledger.balance(current_user(services, request))
+    if not balance.fits(seconds):
+        return f"⚠️ {balance.cost_line(seconds)}: not enough left today, so Generate will be refused."
+    return balance.cost_line(seconds)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> None:
+    with gr.Tab(MODE_LABELS[TEXT_TO_VIDEO], id=TEXT_TO_VIDEO):
+        with gr.Row():
+            with gr.Column():
+                controls = common_controls(services, TEXT_TO_VIDEO, "Prompt")
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary")
+                    cancel = gr.Button("Cancel")
+            with gr.Column():
+                out = outputs_column()
+
+    def text_to_video(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
+                      request: gr.Request, progress=gr.Progress()):
+        job = TextToVideoRequest(
+            prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
+            duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
+            seed=_int_or_none(seed), motion=_int_or_none(motion),
+        )
+        yield from stream_job(services, job, current_user(services, request), progress)
+
+    inputs = [controls.prompt, controls.negative_prompt, controls.model, controls.duration, controls.resolution,
+              controls.steps, controls.guidance, controls.seed, controls.motion]
+    _wire(services, controls, generate, cancel, text_to_video, inputs, out, quota_meter)
+
+
+def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> None:
+    with gr.Tab(MODE_LABELS[IMAGE_TO_VIDEO], id=IMAGE_TO_VIDEO):
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(label="Image (first frame)", type="filepath", sources=["upload", "clipboard"])
+                controls = common_controls(services, IMAGE_TO_VIDEO, "Prompt (optional)")
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary")
+                    cancel = gr.Button("Cancel")
+            with gr.Column():
+                out = outputs_column()
+
+    def image_to_video(image, prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
+                       request: gr.Request, progress=gr.Progress()):
+        job = ImageToVideoRequest(
+            image_path=image or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
+            duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
+            seed=_int_or_none(seed), motion=_int_or_none(motion),
+        )
+        yield from stream_job(services, job, current_user(services, request), progress)
+
+    inputs = [image, controls.prompt, controls.negative_prompt, controls.model, controls.duration,
+              controls.resolution, controls.steps, controls.guidance, controls.seed, controls.motion]
+    _wire(services, controls, generate, cancel, image_to_video, inputs, out, quota_meter)
+
+
+def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> None:
+    entry = default_entry(services, VIDEO_TO_VIDEO)
+    with gr.Tab(MODE_LABELS[VIDEO_TO_VIDEO], id=VIDEO_TO_VIDEO):
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label=f"Clip to restyle (up to {services.settings.max_input_video_s:g} s)",
+                                 sources=["upload"])
+                controls = common_controls(services, VIDEO_TO_VIDEO, "Prompt (the new style)")
+                strength = gr.Slider(entry.strength.min, entry.strength.max, value=entry.strength.default,
+                                     step=0.05, label="Strength", info="Low keeps the clip; high follows the prompt.")
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary")
+                    cancel = gr.Button("Cancel")
+            with gr.Column():
+                out = outputs_column()
+
+    def video_to_video(video, prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
+                       strength, request: gr.Request, progress=gr.Progress()):
+        job = VideoToVideoRequest(
+            video_path=video or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
+            duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
+            seed=_int_or_none(seed), motion=_int_or_none(motion), strength=strength,
+        )
+        yield from stream_job(services, job, current_user(services, request), progress)
+
+    inputs = [video, controls.prompt, controls.negative_prompt, controls.model, controls.duration,
+              controls.resolution, controls.steps, controls.guidance, controls.seed, controls.motion, strength]
+    _wire(services, controls, generate, cancel, video_to_video, inputs, out, quota_meter)
+
+
+def _wire(services, controls: CommonControls, generate, cancel, handler, inputs, out: Outputs, quota_meter) -> None:
+    run = generate.click(
+        handler, inputs, out.as_list(quota_meter), api_name=handler.__name__,
+        concurrency_id=GPU_SLOT, concurrency_limit=services.settings.gpu_slots,
+    )
+    cancel.click(None, None, None, cancels=[run], api_visibility="private")
+
+    def update_cost(model_id, duration, request: gr.Request):
+        return cost_text(services, model_id, duration, request)
+
+    for trigger in (controls.model.change, controls.duration.change):
+        trigger(update_cost, [controls.model, controls.duration], controls.cost, api_visibility="private")
+    run.then(update_cost, [controls.model, controls.duration], controls.cost, api_visibility="private")
