@@ -92,6 +92,8 @@ class ModelEntry:
     call_kwargs: dict[str, Any] = field(default_factory=dict)
     model_card: str = ""
     builtin: bool = False
+    variant: str | None = None
+    scheduler: dict[str, Any] = field(default_factory=dict)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -188,6 +190,8 @@ def _entry(model_id: str, spec: dict[str, Any]) -> ModelEntry:
             call_kwargs=dict(spec.get("call_kwargs", {})),
             model_card=spec.get("model_card", ""),
             builtin=bool(spec.get("builtin", False)),
+            variant=spec.get("variant"),
+            scheduler=dict(spec.get("scheduler", {})),
         )
     except CatalogError:
         raise

@@ -52,6 +52,10 @@ class FamilyAdapter:
             frames -= step
         return max(frames, offset if offset > 0 else step)
 
+    def pipeline_mode(self, plan: RenderPlan) -> str:
+        """Which of the model's mode pipelines (catalog `pipelines` key) runs `plan`; usually its own mode."""
+        return plan.mode
+
     def prepare_pipeline(self, mode: str, pipe: Any) -> Any:
         """Fix-ups a mode pipeline needs after `from_pretrained`/`from_pipe`; returns the pipeline."""
         return pipe
@@ -119,13 +123,130 @@ class WanAdapter(FamilyAdapter):
         return ((z - mean) / std)[:, :, 0].float()
 
 
-ADAPTERS: dict[str, FamilyAdapter] = {adapter.name: adapter for adapter in (WanAdapter(),)}
+class LTXAdapter(FamilyAdapter):
+    """LTX-Video: text/image to video with LTXPipeline/LTXImageToVideoPipeline; LTXConditionPipeline does
+    video to video (the clip as a partly-noised condition) and first+last keyframes."""
+
+    name = "ltx"
+
+    def pipeline_mode(self, plan: RenderPlan) -> str:
+        # Keyframes need the condition pipeline, which the catalog lists under video_to_video.
+        if plan.mode == IMAGE_TO_VIDEO and plan.last_image is not None:
+            return VIDEO_TO_VIDEO
+        return plan.mode
+
+    def call_kwargs(self, plan: RenderPlan, pipe: Any, generator: torch.Generator) -> dict[str, Any]:
+        from diffusers import LTXConditionPipeline
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        kwargs: dict[str, Any] = {
+            "prompt": plan.prompt,
+            "negative_prompt": plan.negative_prompt or None,
+            "height": plan.height,
+            "width": plan.width,
+            "num_frames": plan.num_frames,
+            "frame_rate": plan.fps,
+            "num_inference_steps": plan.steps,
+            "guidance_scale": plan.guidance,
+            "generator": generator,
+            "output_type": "np",
+        }
+        if isinstance(pipe, LTXConditionPipeline):
+            kwargs["conditions"] = self._conditions(plan, LTXVideoCondition)
+        elif plan.mode == IMAGE_TO_VIDEO:
+            kwargs["image"] = plan.image
+        kwargs.update(dict(plan.extra))
+        return kwargs
+
+    def _conditions(self, plan: RenderPlan, condition: type) -> list[Any]:
+        if plan.mode == VIDEO_TO_VIDEO:
+            # Condition strength is how much of the clip is kept; vidgen's strength is how much changes.
+            return [condition(video=list(plan.video or ()), frame_index=0, strength=1.0 - (plan.strength or 0.0))]
+        if plan.mode == IMAGE_TO_VIDEO:
+            keyframes = [condition(image=plan.image, frame_index=0, strength=1.0)]
+            if plan.last_image is not None:
+                keyframes.append(condition(image=plan.last_image, frame_index=plan.num_frames - 1, strength=1.0))
+            return keyframes
+        return []
+
+    def preview_latents(self, latents: torch.Tensor, pipe: Any, plan: RenderPlan) -> torch.Tensor:
+        # Packed tokens [B, S, C]; the condition pipeline puts extra keyframe tokens first, so take the last S.
+        frames = (plan.num_frames - 1) // pipe.vae_temporal_compression_ratio + 1
+        h = plan.height // pipe.vae_spatial_compression_ratio
+        w = plan.width // pipe.vae_spatial_compression_ratio
+        p, pt = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
+        tokens = latents[:, -(frames // pt) * (h // p) * (w // p) :]
+        return pipe._unpack_latents(tokens, frames // pt, h // p, w // p, p, pt)[0].float()
+
+    def encode_for_preview(self, pipe: Any, images: torch.Tensor) -> torch.Tensor:
+        vae = pipe.vae
+        z = vae.encode(images.unsqueeze(2).to(vae.device, vae.dtype)).latent_dist.mode()
+        mean = vae.latents_mean.view(1, -1, 1, 1, 1).to(z)
+        std = vae.latents_std.view(1, -1, 1, 1, 1).to(z)
+        return ((z - mean) * vae.config.scaling_factor / std)[:, :, 0].float()
+
+
+class SVDAdapter(FamilyAdapter):
+    """Stable Video Diffusion: image only, no prompt; motion comes from micro-conditioning (motion_bucket_id)."""
+
+    name = "svd"
+
+    def call_kwargs(self, plan: RenderPlan, pipe: Any, generator: torch.Generator) -> dict[str, Any]:
+        if plan.mode != IMAGE_TO_VIDEO:
+            raise ValueError("Stable Video Diffusion only animates an image.")
+        kwargs: dict[str, Any] = {
+            "image": plan.image,
+            "height": plan.height,
+            "width": plan.width,
+            "num_frames": plan.num_frames,
+            "num_inference_steps": plan.steps,
+            # SVD ramps guidance linearly over the frames from min to max; the plan's guidance is the max.
+            "min_guidance_scale": 1.0,
+            "max_guidance_scale": plan.guidance,
+            # The pipeline conditions the UNet on fps - 1 itself, so the real output rate goes in.
+            "fps": plan.fps,
+            "motion_bucket_id": 127,
+            "noise_aug_strength": 0.02,
+            "decode_chunk_size": 8,
+            "generator": generator,
+            "output_type": "np",
+        }
+        kwargs.update(dict(plan.extra))
+        kwargs["motion_bucket_id"] = int(round(kwargs["motion_bucket_id"]))  # a bucket index, not a float
+        return kwargs
+
+    def preview_latents(self, latents: torch.Tensor, pipe: Any, plan: RenderPlan) -> torch.Tensor:
+        return latents[0].permute(1, 0, 2, 3).float()  # [F, C, h, w] -> [C, F, h, w]
+
+    def encode_for_preview(self, pipe: Any, images: torch.Tensor) -> torch.Tensor:
+        vae = pipe.vae
+        z = vae.encode(images.to(vae.device, vae.dtype)).latent_dist.mode()
+        return (z * vae.config.scaling_factor).float()  # the pipeline decodes latents / scaling_factor
+
+
+ADAPTERS: dict[str, FamilyAdapter] = {adapter.name: adapter for adapter in (WanAdapter(), LTXAdapter(), SVDAdapter())}
 
 
 def adapter_for(family: str) -> FamilyAdapter:
     if family not in ADAPTERS:
         raise KeyError(f"No adapter for model family '{family}'. Known: {', '.join(ADAPTERS)}.")
     return ADAPTERS[family]
+
+
+def configure_scheduler(pipe: Any, overrides: dict[str, Any]) -> Any:
+    """Apply a catalog entry's `scheduler` overrides (e.g. Wan's flow_shift) to a freshly loaded pipeline.
+
+    Call it on the base pipeline before deriving the other modes with `from_pipe`, which share the scheduler.
+    An optional "class" key swaps the scheduler class; every other key overrides the loaded config.
+    """
+    if not overrides:
+        return pipe
+    import diffusers
+
+    options = dict(overrides)
+    scheduler_class = getattr(diffusers, options.pop("class")) if "class" in options else type(pipe.scheduler)
+    pipe.scheduler = scheduler_class.from_config(pipe.scheduler.config, **options)
+    return pipe
 
 
 def fit_preview_projection(adapter: FamilyAdapter, pipe: Any, size: int = 64, seed: int = 0) -> torch.Tensor:

@@ -72,7 +72,91 @@ def tiny_wan(seed: int = 0, ti2v: bool = True):
     )
 
 
-BUILDERS = {"wan": tiny_wan}
+def tiny_t5(vocab_size: int, d_model: int = 32):
+    from transformers import T5Config, T5EncoderModel
+
+    config = T5Config(
+        vocab_size=vocab_size, d_model=d_model, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    )
+    return T5EncoderModel(config)
+
+
+def tiny_ltx(seed: int = 0):
+    """An LTX-Video pipeline at toy size; the VAE compresses 32x spatially and 8x in time like the real one."""
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = word_tokenizer()
+    text_encoder = tiny_t5(len(tokenizer))
+    vae = AutoencoderKLLTXVideo(
+        latent_channels=8, block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False), decoder_spatio_temporal_scaling=(True, True, True, False),
+        decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4, upsample_factor=(1,) * 4,
+        timestep_conditioning=True, patch_size=4, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+    )
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=2, attention_head_dim=8,
+        cross_attention_dim=16, num_layers=1, caption_channels=32,
+    )
+    # As diffusers' conversion script builds it for LTX-Video 0.9.5 (no dynamic shifting).
+    scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=False)
+    return LTXPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer
+    )
+
+
+def tiny_svd(seed: int = 0):
+    """A Stable Video Diffusion pipeline at toy size (image to video only; no text encoder)."""
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        StableVideoDiffusionPipeline,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32, num_attention_heads=2, projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32,
+    )
+    vae = AutoencoderKLTemporalDecoder(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+    )
+    # The pipeline resizes the conditioning image to 224x224 for CLIP, so the tiny encoder keeps that size
+    # with large patches (7x7 tokens).
+    image_encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4, image_size=224,
+            intermediate_size=37, patch_size=32,
+        )
+    )
+    feature_extractor = CLIPImageProcessor(crop_size=224, size=224)
+    # EDM-style Euler as in diffusers' own SVD tests: v-prediction, Karras sigmas, continuous timesteps.
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
+        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
+        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True,
+    )
+    return StableVideoDiffusionPipeline(
+        vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler, feature_extractor=feature_extractor
+    )
+
+
+BUILDERS = {"wan": tiny_wan, "ltx": tiny_ltx, "svd": tiny_svd}
 
 
 def save_tiny(family: str, folder: str | Path, seed: int = 0) -> Path:
