@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -309,6 +310,7 @@ def test_worker_killed_inside_transactions_leaves_no_lock_and_consistent_counts(
         worker = _child(HOT_CHILD, ledger_url)
         assert worker.stdout is not None and worker.stdout.readline().strip() == "running"
         ledger.reserve(teacher, f"probe-{worker.pid}", 1)  # runs while the worker hammers the database
+        time.sleep(0.2)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         ledger.settle(f"probe-{worker.pid}", 1)  # no lock was left behind by the killed process
