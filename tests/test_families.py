@@ -15,6 +15,7 @@ import diffusers
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from vidgen.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Catalog, ModelEntry
@@ -27,8 +28,9 @@ from vidgen.families import (
     fit_preview_projection,
     project_to_rgb,
 )
-from vidgen.settings import PROJECT_ROOT
-from vidgen.testing.tiny import save_tiny
+from vidgen.pipelines import PipelineCache
+from vidgen.settings import PROJECT_ROOT, Settings
+from vidgen.testing.tiny import TINY_ENTRIES, save_tiny
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(1)
@@ -252,3 +254,47 @@ def test_catalog_entry_names_real_pipelines_and_arguments(entry: ModelEntry):
         assert resolution.width % 16 == 0 and resolution.height % 16 == 0
     assert entry.builtin or entry.model_card.startswith("https://huggingface.co/")
     assert entry.camera in ("none", "text", "warp")
+
+
+@pytest.fixture(scope="module")
+def tiny_catalog(tmp_path_factory) -> Catalog:
+    models = {}
+    for family, spec in TINY_ENTRIES.items():
+        folder = save_tiny(family, tmp_path_factory.mktemp(f"cached-{family}"))
+        models[f"tiny-{family}"] = {**spec, "source": str(folder)}
+    path = tmp_path_factory.mktemp("catalog") / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"models": models}))
+    return Catalog.load(path)
+
+
+def _plan_for_entry(entry: ModelEntry, mode: str, motion: int = 7) -> RenderPlan:
+    """A plan as the request layer builds it: frame rule, catalog call_kwargs and the motion mapping."""
+    rule = entry.frames
+    frames = adapter_for(entry.family).frame_count(entry.default_duration, entry.fps, rule.step, rule.offset, rule.max)
+    size = entry.default_resolution
+    plan = replace(_plan(entry.family, mode), width=size.width, height=size.height, num_frames=frames, fps=entry.fps)
+    if mode == VIDEO_TO_VIDEO:
+        plan = replace(plan, video=tuple(_image(size.width, size.height, (9 * i, 80, 120)) for i in range(frames)))
+    extra = {**entry.call_kwargs, entry.motion.parameter: entry.motion.value(motion)}
+    return replace(plan, motion=motion, extra=tuple(sorted(extra.items())))
+
+
+def test_pipeline_cache_serves_every_mode_of_each_family_from_one_load(tiny_catalog: Catalog, tmp_path):
+    settings = Settings.load(
+        env={}, catalog_path=str(tmp_path / "unused.yaml"), device="cpu", data_dir=str(tmp_path / "data"),
+        output_dir=str(tmp_path / "out"),
+    )
+    cache = PipelineCache(settings)
+    for entry in tiny_catalog.models.values():
+        adapter = adapter_for(entry.family)
+        plans = [_plan_for_entry(entry, mode) for mode in entry.modes]
+        if entry.keyframes:
+            size = entry.default_resolution
+            plans.append(replace(plans[1], last_image=_image(size.width, size.height, (10, 10, 200))))
+        for plan in plans:
+            pipe, model = cache.get(entry, adapter.pipeline_mode(plan))
+            kwargs = adapter.call_kwargs(plan, pipe, torch.Generator().manual_seed(1))
+            frames = np.asarray(pipe(**kwargs).frames)
+            assert frames.shape == (1, plan.num_frames, plan.height, plan.width, 3), (entry.id, plan.mode)
+        assert cache.load_counts[entry.id] == 1
+        assert set(model.by_mode) == set(entry.modes)

@@ -158,6 +158,44 @@ def tiny_svd(seed: int = 0):
 
 BUILDERS = {"wan": tiny_wan, "ltx": tiny_ltx, "svd": tiny_svd}
 
+# Catalog entries (without `source`) that serve each tiny pipeline the way the real entries serve theirs:
+# same pipeline classes per mode, frame rules matching the tiny VAEs, toy sizes and two steps.
+TINY_ENTRIES: dict[str, dict] = {
+    "wan": {
+        "label": "Tiny Wan (random weights, test)", "family": "wan",
+        "pipelines": {
+            "text_to_video": "WanPipeline", "image_to_video": "WanImageToVideoPipeline",
+            "video_to_video": "WanVideoToVideoPipeline",
+        },
+        "resolutions": [{"label": "32x32", "width": 32, "height": 32}],
+        "fps": 8, "frames": {"step": 4, "offset": 1, "max": 17}, "durations": [1, 2],
+        "steps": {"default": 2, "min": 1, "max": 10}, "guidance": {"default": 3.0, "min": 1.0, "max": 10.0},
+        "dtype": "float32", "motion": {"parameter": "guidance_scale", "low": 2.0, "high": 6.0},
+    },
+    "ltx": {
+        "label": "Tiny LTX-Video (random weights, test)", "family": "ltx",
+        "pipelines": {
+            "text_to_video": "LTXPipeline", "image_to_video": "LTXImageToVideoPipeline",
+            "video_to_video": "LTXConditionPipeline",
+        },
+        "resolutions": [{"label": "64x64", "width": 64, "height": 64}],
+        "fps": 8, "frames": {"step": 8, "offset": 1, "max": 17}, "durations": [1, 2],
+        "steps": {"default": 2, "min": 1, "max": 10}, "guidance": {"default": 3.0, "min": 1.0, "max": 5.0},
+        "call_kwargs": {"decode_timestep": 0.05, "decode_noise_scale": 0.025},
+        "dtype": "float32", "keyframes": True,
+        "motion": {"parameter": "guidance_scale", "low": 2.5, "high": 4.0},
+    },
+    "svd": {
+        "label": "Tiny Stable Video Diffusion (random weights, test)", "family": "svd",
+        "pipelines": {"image_to_video": "StableVideoDiffusionPipeline"},
+        "resolutions": [{"label": "32x32", "width": 32, "height": 32}],
+        "fps": 7, "frames": {"step": 1, "offset": 0, "max": 8}, "durations": [0.5, 1],
+        "steps": {"default": 2, "min": 1, "max": 10}, "guidance": {"default": 2.5, "min": 1.0, "max": 5.0},
+        "call_kwargs": {"noise_aug_strength": 0.02, "decode_chunk_size": 4},
+        "dtype": "float32", "motion": {"parameter": "motion_bucket_id", "low": 31, "high": 223},
+    },
+}
+
 
 def save_tiny(family: str, folder: str | Path, seed: int = 0) -> Path:
     """Build the tiny pipeline of `family` and save it as a standard diffusers folder."""
