@@ -1,0 +1,142 @@
+"""Builders for the toy model's parts: a word-level tokenizer, a tiny T5 encoder, a patchifying Wan VAE
+and a small Wan transformer, assembled into a standard diffusers ``WanPipeline`` folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+
+from vidgen.toy.world import all_caption_words
+
+SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]
+# The pipelines pad prompts to this many tokens by default; training must see the same padding.
+PIPELINE_MAX_SEQUENCE_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class ToyArchitecture:
+    text_dim: int = 64
+    text_layers: int = 2
+    text_heads: int = 4
+    vae_base_dim: int = 16
+    z_dim: int = 8
+    heads: int = 4
+    head_dim: int = 24
+    layers: int = 5
+    ffn_dim: int = 288
+    flow_shift: float = 3.0
+    latents_mean: list[float] = field(default_factory=list)
+    latents_std: list[float] = field(default_factory=list)
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over every caption word; its post-processor appends ``</s>`` like T5."""
+    words = sorted(all_caption_words())
+    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS + words)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.normalizer = normalizers.Lowercase()
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", vocab["</s>"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
+    )
+
+
+def build_text_encoder(arch: ToyArchitecture, vocab_size: int) -> T5EncoderModel:
+    config = T5Config(
+        vocab_size=vocab_size,
+        d_model=arch.text_dim,
+        d_kv=arch.text_dim // arch.text_heads,
+        d_ff=arch.text_dim * 2,
+        num_layers=arch.text_layers,
+        num_heads=arch.text_heads,
+        relative_attention_num_buckets=16,
+        relative_attention_max_distance=32,
+        dropout_rate=0.0,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    return T5EncoderModel(config)
+
+
+def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
+    """4x spatial (2x patchify then one downsample), no temporal compression."""
+    mean = arch.latents_mean or [0.0] * arch.z_dim
+    std = arch.latents_std or [1.0] * arch.z_dim
+    return AutoencoderKLWan(
+        base_dim=arch.vae_base_dim,
+        z_dim=arch.z_dim,
+        dim_mult=[1, 2],
+        num_res_blocks=1,
+        attn_scales=[],
+        temperal_downsample=[False],
+        latents_mean=mean,
+        latents_std=std,
+        in_channels=12,
+        out_channels=12,
+        patch_size=2,
+        scale_factor_temporal=1,
+        scale_factor_spatial=4,
+    )
+
+
+def build_transformer(arch: ToyArchitecture) -> WanTransformer3DModel:
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=arch.heads,
+        attention_head_dim=arch.head_dim,
+        in_channels=arch.z_dim,
+        out_channels=arch.z_dim,
+        text_dim=arch.text_dim,
+        freq_dim=64,
+        ffn_dim=arch.ffn_dim,
+        num_layers=arch.layers,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        eps=1e-6,
+        rope_max_seq_len=256,
+    )
+
+
+def build_scheduler(arch: ToyArchitecture) -> UniPCMultistepScheduler:
+    return UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=arch.flow_shift, num_train_timesteps=1000
+    )
+
+
+def build_pipeline(
+    arch: ToyArchitecture,
+    tokenizer: PreTrainedTokenizerFast,
+    text_encoder: T5EncoderModel,
+    vae: AutoencoderKLWan,
+    transformer: WanTransformer3DModel,
+) -> WanPipeline:
+    """A Wan 2.2 TI2V-style pipeline: ``expand_timesteps`` lets the I2V pipeline keep frame 0 clean."""
+    return WanPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=build_scheduler(arch),
+        transformer=transformer,
+        expand_timesteps=True,
+    )
+
+
+def set_latent_stats(vae: AutoencoderKLWan, mean: torch.Tensor, std: torch.Tensor) -> None:
+    vae.register_to_config(latents_mean=[float(x) for x in mean], latents_std=[float(x) for x in std])
+
+
+def architecture_dict(arch: ToyArchitecture) -> dict:
+    return asdict(arch)
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,447 @@
+"""Train the toy text-to-video model: ``python -m vidgen.toy.train``.
+
+Two phases, both seeded and resumable from ``<run_dir>/checkpoint.pt``:
+1. the VAE learns to reconstruct rendered clips;
+2. the transformer and the text encoder learn flow matching on VAE latents of freshly rendered clips.
+   A share of batches is conditioned on the clean first frame (Wan 2.2 TI2V style) so the same weights
+   serve image-to-video.
+Batch ``k`` is drawn from a generator seeded with ``(seed, phase, k)``, so an interrupted and resumed run
+sees exactly the same data as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+
+from vidgen.toy.model import (
+    PIPELINE_MAX_SEQUENCE_LENGTH,
+    ToyArchitecture,
+    build_pipeline,
+    build_text_encoder,
+    build_tokenizer,
+    build_transformer,
+    build_vae,
+    set_latent_stats,
+)
+from vidgen.toy.world import WorldConfig, caption, heldout_triples, render_clip, sample_spec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_EXPORT = PROJECT_ROOT / "assets" / "vidgen-toy"
+
+
+@dataclass
+class TrainConfig:
+    run_dir: str = str(PROJECT_ROOT / "runs" / "toy")
+    export_dir: str = str(DEFAULT_EXPORT)
+    seed: int = 0
+    vae_steps: int = 500
+    vae_batch: int = 8
+    vae_lr: float = 1e-3
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 6e-4
+    warmup: int = 100
+    vae_window: int = 5  # frames per VAE training clip (the VAE has no temporal compression)
+    pool_size: int = 6144  # encoded clips kept for reuse
+    pool_prefill: int = 768
+    pool_fresh: int = 8  # new clips rendered and encoded per step
+    i2v_share: float = 0.3
+    caption_dropout: float = 0.1
+    ema_decay: float = 0.998
+    checkpoint_every: int = 50
+    export_every_minutes: float = 25.0
+    time_budget_minutes: float = 0.0  # 0 = no limit; stop (resumable) when spent
+    threads: int = 1
+    log_every: int = 10
+
+
+@dataclass
+class Parts:
+    tokenizer: object
+    text_encoder: torch.nn.Module
+    vae: torch.nn.Module
+    transformer: torch.nn.Module
+    ema_text_encoder: torch.nn.Module
+    ema_transformer: torch.nn.Module
+    cross_attention: PaddedCrossAttention | None = None
+
+
+def batch_rng(seed: int, phase: str, step: int) -> random.Random:
+    return random.Random(f"{seed}-{phase}-{step}")
+
+
+def clips_to_tensor(clips: list[np.ndarray]) -> torch.Tensor:
+    """(B, T, H, W, 3) uint8 -> (B, 3, T, H, W) float in [-1, 1]."""
+    array = np.stack(clips).astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def render_batch(rng: random.Random, size: int, world: WorldConfig, exclude) -> tuple[torch.Tensor, list[str]]:
+    specs = [sample_spec(rng, exclude) for _ in range(size)]
+    captions = [caption(s, rng) for s in specs]
+    return clips_to_tensor([render_clip(s, world) for s in specs]), captions
+
+
+def render_windows(rng: random.Random, size: int, world: WorldConfig, exclude, length: int) -> torch.Tensor:
+    clips = []
+    for _ in range(size):
+        start = rng.randrange(world.num_frames - length + 1)
+        clips.append(render_clip(sample_spec(rng, exclude), world, list(range(start, start + length))))
+    return clips_to_tensor(clips)
+
+
+class LatentPool:
+    """Encoded clips reused across steps: clip ``i`` is fully determined by ``(seed, i)``, so the pool can
+    be rebuilt exactly on resume instead of being stored."""
+
+    def __init__(self, cfg: TrainConfig, vae, world: WorldConfig, exclude) -> None:
+        self.cfg, self.vae, self.world, self.exclude = cfg, vae, world, exclude
+        self.specs: dict[int, object] = {}
+        self.latents: dict[int, torch.Tensor] = {}
+
+    def total_after(self, step: int) -> int:
+        return self.cfg.pool_prefill + self.cfg.pool_fresh * (step + 1)
+
+    def fill_until(self, total: int) -> None:
+        low = max(0, total - self.cfg.pool_size)
+        for index in [i for i in self.specs if i < low]:
+            del self.specs[index], self.latents[index]
+        missing = [i for i in range(low, total) if i not in self.specs]
+        for start in range(0, len(missing), 32):
+            self._encode(missing[start : start + 32])
+
+    def _encode(self, indices: list[int]) -> None:
+        specs = [sample_spec(batch_rng(self.cfg.seed, "clip", i), self.exclude) for i in indices]
+        video = clips_to_tensor([render_clip(s, self.world) for s in specs])
+        with torch.no_grad():
+            z = normalise_latents(self.vae, self.vae.encode(video).latent_dist.mode())
+        for i, spec, latent in zip(indices, specs, z, strict=True):
+            self.specs[i], self.latents[i] = spec, latent.to(torch.float16)
+
+    def draw(self, rng: random.Random, step: int, size: int) -> tuple[torch.Tensor, list[str]]:
+        total = self.total_after(step)
+        self.fill_until(total)
+        low = max(0, total - self.cfg.pool_size)
+        chosen = [rng.randrange(low, total) for _ in range(size)]
+        prompts = [caption(self.specs[i], rng) for i in chosen]
+        return torch.stack([self.latents[i] for i in chosen]).float(), prompts
+
+
+def make_parts(arch: ToyArchitecture) -> Parts:
+    tokenizer = build_tokenizer()
+    text_encoder = build_text_encoder(arch, len(tokenizer))
+    transformer = build_transformer(arch)
+    parts = Parts(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=build_vae(arch),
+        transformer=transformer,
+        ema_text_encoder=copy.deepcopy(text_encoder).requires_grad_(False),
+        ema_transformer=copy.deepcopy(transformer).requires_grad_(False),
+    )
+    parts.cross_attention = install_padded_cross_attention(transformer)
+    return parts
+
+
+# ---------------------------------------------------------------- phase 1: VAE
+
+
+def vae_loss(vae, video: torch.Tensor) -> torch.Tensor:
+    posterior = vae.encode(video).latent_dist
+    recon = vae.decode(posterior.sample()).sample
+    kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
+    error = recon - video
+    return error.abs().mean() + error.pow(2).mean() + 1e-5 * kl
+
+
+def vae_lr_at(step: int, cfg: TrainConfig) -> float:
+    """Short warm-up, then a drop to a fifth for the last fifth of the phase."""
+    warm = min(1.0, 0.2 + step / 50)
+    return cfg.vae_lr * warm * (0.2 if step > 0.8 * cfg.vae_steps else 1.0)
+
+
+def latent_stats(vae, world: WorldConfig, seed: int, exclude) -> tuple[torch.Tensor, torch.Tensor]:
+    video, _ = render_batch(batch_rng(seed, "stats", 0), 64, world, exclude)
+    with torch.no_grad():
+        z = vae.encode(video).latent_dist.mode()
+    return z.mean(dim=(0, 2, 3, 4)), z.std(dim=(0, 2, 3, 4))
+
+
+# ---------------------------------------------------------------- phase 2: transformer
+
+
+def encode_text(tokenizer, text_encoder, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """What WanPipeline computes, without the 512-token padding.
+
+    The pipeline zero-pads every prompt to 512 positions. Padded positions are identical keys and values
+    in cross-attention, so one zero position per prompt with an additive logit of log(count) gives the
+    same attention; see PaddedCrossAttention. Returns the embeddings and that additive bias.
+    """
+    tokens = tokenizer(prompts, padding="longest", add_special_tokens=True, return_tensors="pt")
+    mask = torch.nn.functional.pad(tokens.attention_mask, (0, 1))  # at least one padded position
+    ids = torch.nn.functional.pad(tokens.input_ids, (0, 1), value=tokenizer.pad_token_id)
+    hidden = text_encoder(ids, mask).last_hidden_state * mask.unsqueeze(-1).to(torch.float32)
+    lengths = mask.sum(dim=1, keepdim=True)
+    pads = mask.shape[1] - lengths
+    pad_logit = torch.log((PIPELINE_MAX_SEQUENCE_LENGTH - lengths).float() / pads.float())
+    bias = torch.where(mask.bool(), torch.zeros(()), pad_logit)
+    return hidden, bias[:, None, None, :]
+
+
+class PaddedCrossAttention(WanAttnProcessor):
+    """Training-only cross-attention that adds the padding bias set in ``bias`` before each forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias: torch.Tensor | None = None
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+        if encoder_hidden_states is not None and self.bias is not None:
+            attention_mask = self.bias.to(hidden_states.dtype)
+        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+
+
+def install_padded_cross_attention(transformer) -> PaddedCrossAttention:
+    processor = PaddedCrossAttention()
+    for block in transformer.blocks:
+        block.attn2.set_processor(processor)
+    return processor
+
+
+def normalise_latents(vae, z: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
+    return (z - mean) / std
+
+
+def sample_sigmas(generator: torch.Generator, size: int, shift: float) -> torch.Tensor:
+    """Uniform times pushed towards high noise by the same shift the sampler uses."""
+    u = torch.rand(size, generator=generator)
+    return shift * u / (1.0 + (shift - 1.0) * u)
+
+
+def flow_loss(parts: Parts, arch: ToyArchitecture, z: torch.Tensor, prompts: list[str], generator, i2v_share):
+    batch, _, frames, height, width = z.shape
+    sigma = sample_sigmas(generator, batch, arch.flow_shift)
+    noise = torch.randn(z.shape, generator=generator)
+    sig = sigma.view(-1, 1, 1, 1, 1)
+    noisy = (1.0 - sig) * z + sig * noise
+    target = noise - z
+    conditioned = torch.rand(batch, generator=generator) < i2v_share
+    frame_mask = torch.ones(batch, 1, frames, 1, 1)
+    frame_mask[conditioned, :, 0] = 0.0  # frame 0 given clean, as WanImageToVideoPipeline does
+    noisy = frame_mask * noisy + (1.0 - frame_mask) * z
+    token_mask = frame_mask[:, 0, :, 0, 0].repeat_interleave((height // 2) * (width // 2), dim=1)
+    timestep = token_mask * (sigma * 1000.0).view(-1, 1)
+    text, bias = encode_text(parts.tokenizer, parts.text_encoder, prompts)
+    parts.cross_attention.bias = bias
+    pred = parts.transformer(hidden_states=noisy, timestep=timestep, encoder_hidden_states=text, return_dict=False)[0]
+    weight = frame_mask.expand_as(z)
+    return ((pred - target).pow(2) * weight).sum() / weight.sum()
+
+
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.lerp_(p, 1.0 - decay)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+# ---------------------------------------------------------------- checkpoints and export
+
+
+@dataclass
+class RunState:
+    phase: str = "vae"
+    step: int = 0
+    elapsed_s: float = 0.0
+    last_export_s: float = 0.0
+
+
+def save_checkpoint(path: Path, parts: Parts, optimizer, state: RunState, arch: ToyArchitecture) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "state": asdict(state),
+            "arch": asdict(arch),
+            "text_encoder": parts.text_encoder.state_dict(),
+            "vae": parts.vae.state_dict(),
+            "vae_config": dict(parts.vae.config),
+            "transformer": parts.transformer.state_dict(),
+            "ema_text_encoder": parts.ema_text_encoder.state_dict(),
+            "ema_transformer": parts.ema_transformer.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        },
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, parts: Parts) -> tuple[dict, RunState]:
+    data = torch.load(path, weights_only=False)
+    parts.text_encoder.load_state_dict(data["text_encoder"])
+    parts.vae.load_state_dict(data["vae"])
+    cfg = data["vae_config"]
+    set_latent_stats(parts.vae, cfg["latents_mean"], cfg["latents_std"])
+    parts.transformer.load_state_dict(data["transformer"])
+    parts.ema_text_encoder.load_state_dict(data["ema_text_encoder"])
+    parts.ema_transformer.load_state_dict(data["ema_transformer"])
+    return data, RunState(**data["state"])
+
+
+def export_pipeline(parts: Parts, arch: ToyArchitecture, world: WorldConfig, export_dir: Path, info: dict) -> None:
+    """Save the EMA weights as a diffusers folder (safetensors) plus vidgen_toy.json, atomically."""
+    from vidgen.toy.describe import describe_model
+
+    pipe = build_pipeline(arch, parts.tokenizer, parts.ema_text_encoder, parts.vae, parts.ema_transformer)
+    tmp = export_dir.with_name(export_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.save_pretrained(tmp, safe_serialization=True)
+    description = describe_model(world)
+    description["training"] = info
+    (tmp / "vidgen_toy.json").write_text(json.dumps(description, indent=2) + "\n")
+    old = export_dir.with_name(export_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if export_dir.exists():
+        os.replace(export_dir, old)
+    os.replace(tmp, export_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: WorldConfig = WorldConfig()) -> Path:
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = run_dir / "checkpoint.pt"
+    parts = make_parts(arch)
+    state, saved = RunState(), None
+    if ckpt.exists():
+        saved, state = load_checkpoint(ckpt, parts)
+        print(f"resumed at phase={state.phase} step={state.step}", flush=True)
+    exclude = heldout_triples()
+    started = time.monotonic() - state.elapsed_s
+    budget_end = time.monotonic() + cfg.time_budget_minutes * 60 if cfg.time_budget_minutes else math.inf
+    if state.phase == "vae":
+        done = _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end)
+        if not done:
+            return ckpt
+        saved = None
+    _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end)
+    return ckpt
+
+
+def _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> bool:
+    optimizer = torch.optim.AdamW(parts.vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    if saved and saved["optimizer"]:
+        optimizer.load_state_dict(saved["optimizer"])
+    parts.vae.train()
+    while state.step < cfg.vae_steps:
+        if time.monotonic() > budget_end:
+            _checkpoint(ckpt, parts, optimizer, state, arch, started)
+            return False
+        video = render_windows(batch_rng(cfg.seed, "vae", state.step), cfg.vae_batch, world, exclude, cfg.vae_window)
+        for group in optimizer.param_groups:
+            group["lr"] = vae_lr_at(state.step, cfg)
+        loss = vae_loss(parts.vae, video)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parts.vae.parameters(), 1.0)
+        optimizer.step()
+        state.step += 1
+        if state.step % cfg.log_every == 0:
+            print(f"vae step {state.step} loss {loss.item():.4f} t={time.monotonic() - started:.0f}s", flush=True)
+        if state.step % cfg.checkpoint_every == 0:
+            _checkpoint(ckpt, parts, optimizer, state, arch, started)
+    parts.vae.eval().requires_grad_(False)
+    mean, std = latent_stats(parts.vae, world, cfg.seed, exclude)
+    set_latent_stats(parts.vae, mean, std)
+    print(f"latent mean {mean.tolist()} std {std.tolist()}", flush=True)
+    state.phase, state.step = "transformer", 0
+    _checkpoint(ckpt, parts, None, state, arch, started)
+    return True
+
+
+def _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> None:
+    parts.vae.eval().requires_grad_(False)
+    params = list(parts.transformer.parameters()) + list(parts.text_encoder.parameters())
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    if saved and saved["optimizer"]:
+        optimizer.load_state_dict(saved["optimizer"])
+    parts.transformer.train()
+    parts.text_encoder.train()
+    pool = LatentPool(cfg, parts.vae, world, exclude)
+    while state.step < cfg.steps and time.monotonic() <= budget_end:
+        rng = batch_rng(cfg.seed, "flow", state.step)
+        generator = torch.Generator().manual_seed(rng.randrange(2**62))
+        z, prompts = pool.draw(rng, state.step, cfg.batch)
+        prompts = ["" if rng.random() < cfg.caption_dropout else p for p in prompts]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state.step, cfg)
+        loss = flow_loss(parts, arch, z, prompts, generator, cfg.i2v_share)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        decay = min(cfg.ema_decay, (1 + state.step) / (10 + state.step))
+        update_ema(parts.ema_transformer, parts.transformer, decay)
+        update_ema(parts.ema_text_encoder, parts.text_encoder, decay)
+        state.step += 1
+        elapsed = time.monotonic() - started
+        if state.step % cfg.log_every == 0:
+            print(f"flow step {state.step} loss {loss.item():.4f} t={elapsed:.0f}s", flush=True)
+        if state.step % cfg.checkpoint_every == 0:
+            _checkpoint(ckpt, parts, optimizer, state, arch, started)
+        if cfg.export_every_minutes and elapsed - state.last_export_s > cfg.export_every_minutes * 60:
+            state.last_export_s = elapsed
+            _export(cfg, parts, arch, world, state)
+    _checkpoint(ckpt, parts, optimizer, state, arch, started)
+    _export(cfg, parts, arch, world, state)
+
+
+def _checkpoint(ckpt, parts, optimizer, state, arch, started) -> None:
+    state.elapsed_s = time.monotonic() - started
+    save_checkpoint(ckpt, parts, optimizer, state, arch)
+
+
+def _export(cfg, parts, arch, world, state) -> None:
+    info = {"seed": cfg.seed, "transformer_steps": state.step, "batch": cfg.batch, "vae_steps": cfg.vae_steps}
+    export_pipeline(parts, arch, world, Path(cfg.export_dir), info)
+    print(f"exported to {cfg.export_dir} at flow step {state.step}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for f in fields(TrainConfig):
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
