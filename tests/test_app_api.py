@@ -50,7 +50,7 @@ def test_image_to_video_endpoint(app, sample_image):
 
 def test_video_to_video_endpoint(app, sample_video):
     _, client = app
-    args = [{"video": handle_file(str(sample_video))}] + common(prompt="a blue square") + [0.6]
+    args = [handle_file(str(sample_video))] + common(prompt="a blue square") + [0.6]
     _, video, _, _, _, _ = client.predict(*args, api_name="/video_to_video")
     assert probe(video["video"] if isinstance(video, dict) else video).frames == 9
 

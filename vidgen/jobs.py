@@ -27,7 +27,7 @@ from PIL import Image
 
 import vidgen
 from vidgen.catalog import Catalog, ModelEntry
-from vidgen.families import RenderPlan, project_to_rgb
+from vidgen.families import RenderPlan, adapter_for, project_to_rgb
 from vidgen.history import History
 from vidgen.media import to_uint8, upscale, write_gif, write_mp4
 from vidgen.pipelines import LoadedModel, PipelineCache
@@ -239,7 +239,7 @@ def _render(
             raise Cancelled
         if not cache.is_loaded(entry.id):
             events.put(Progress(0, plan.steps, None, f"Loading {entry.label} (first use)…"))
-        pipe, model = cache.get(entry, plan.mode)
+        pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(plan))
         projection = cache.preview_projection(model) if previews else None
         callback = _StepCallback(plan, model, projection, cancel, events, services.ledger, job_id)
         generator = torch.Generator(device="cpu").manual_seed(plan.seed)
@@ -327,7 +327,7 @@ def build_recipe(
         "job_id": job_id,
         "model": {
             "id": entry.id, "source": entry.source, "revision": entry.revision or _local_revision(entry),
-            "family": entry.family, "pipeline": entry.pipelines[plan.mode],
+            "family": entry.family, "pipeline": entry.pipelines[adapter_for(entry.family).pipeline_mode(plan)],
         },
         "request": params,
         "resolved": {

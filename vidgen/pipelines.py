@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from vidgen.catalog import ModelEntry
-from vidgen.families import FamilyAdapter, adapter_for, fit_preview_projection
+from vidgen.families import FamilyAdapter, adapter_for, configure_scheduler, fit_preview_projection
 from vidgen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,12 @@ class PipelineCache:
         pipeline_class = getattr(diffusers, entry.pipelines[first_mode])
         dtype = resolve_dtype(self.settings.dtype, entry, self.device)
         log.info("Loading %s from %s (%s)", entry.id, entry.resolved_source(), dtype)
-        base = pipeline_class.from_pretrained(entry.resolved_source(), revision=entry.revision, dtype=dtype)
+        base = pipeline_class.from_pretrained(
+            entry.resolved_source(), revision=entry.revision, variant=entry.variant, dtype=dtype
+        )
         self.load_counts[entry.id] += 1
         adapter = adapter_for(entry.family)
-        base = adapter.prepare_pipeline(first_mode, base)
+        base = adapter.prepare_pipeline(first_mode, configure_scheduler(base, entry.scheduler))
         self._place(base, entry)
         model = LoadedModel(entry=entry, adapter=adapter, base=base, size_gb=_size_gb(base))
         model.by_mode[first_mode] = base

@@ -159,9 +159,17 @@ def plan_render(request: GenerationRequest, catalog: Catalog, settings: Settings
         guidance=guidance,
         seed=resolve_seed(request.seed),
         motion=request.motion,
-        extra=tuple(sorted(entry.call_kwargs.items())),
+        extra=_extra_kwargs(entry, request.motion),
     )
     return entry, _with_media(request, plan, entry, settings, size)
+
+
+def _extra_kwargs(entry: ModelEntry, motion: int | None) -> tuple[tuple[str, Any], ...]:
+    """Catalog call arguments, plus the General Motion slider mapped onto this model's own parameter."""
+    extra = dict(entry.call_kwargs)
+    if motion is not None and entry.motion is not None:
+        extra[entry.motion.parameter] = entry.motion.value(motion)
+    return tuple(sorted(extra.items()))
 
 
 def _with_media(

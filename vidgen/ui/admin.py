@@ -31,7 +31,7 @@ def build_admin_tab(services: Services) -> gr.Tab:
         with gr.Row():
             user_id = gr.Textbox(label="User id (first column)")
             seconds = gr.Number(label="Top up (s)", value=30)
-            plan = gr.Dropdown(sorted(services.ledger.plans.names()), label="Plan")
+            plan = gr.Dropdown(sorted(services.ledger.plans.names), label="Plan")
         with gr.Row():
             top_up = gr.Button("Top up")
             reset = gr.Button("Reset today's usage")

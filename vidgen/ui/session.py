@@ -55,4 +55,4 @@ def stream_job(
         elif isinstance(event, Failed):
             title = {"blocked": "Blocked", "quota": "Quota", "invalid": "Check your input"}.get(event.kind, "Error")
             yield gr.skip(), gr.skip(), f"**{title}.** {event.message}", gr.skip(), gr.skip(), gr.skip()
-            raise gr.Error(event.message, title=title)
+            raise gr.Error(event.message, title=title, print_exception=False)

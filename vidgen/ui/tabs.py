@@ -53,7 +53,7 @@ def default_entry(services: Services, mode: str) -> ModelEntry:
 def common_controls(services: Services, mode: str, prompt_label: str) -> CommonControls:
     entry = default_entry(services, mode)
     model = gr.Dropdown(model_choices(services, mode), value=entry.id, label="Model")
-    prompt = gr.Textbox(label=prompt_label, lines=2, placeholder=_placeholder(entry))
+    prompt = gr.Textbox(label=prompt_label, lines=2, placeholder=_placeholder(entry), elem_classes=["prompt"])
     with gr.Accordion("Settings", open=False):
         negative = gr.Textbox(label="Negative prompt", value="", placeholder=entry.negative_prompt or "")
         with gr.Row():
@@ -66,9 +66,9 @@ def common_controls(services: Services, mode: str, prompt_label: str) -> CommonC
                                  label="Guidance")
         with gr.Row():
             seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
-            motion = gr.Slider(1, 10, value=5, step=1, label="General Motion",
-                               info=entry.motion.note if entry.motion else "This model has no motion control.")
-    cost = gr.Markdown()
+            motion = gr.Slider(0, 10, value=0, step=1, label="General Motion (0 = model default)",
+                               info=_motion_info(entry))
+    cost = gr.Markdown(elem_classes=["cost-line"])
     model.change(lambda model_id: _model_updates(services, model_id), model,
                  [duration, resolution, steps, guidance, prompt], api_visibility="private")
     return CommonControls(model, prompt, negative, duration, resolution, steps, guidance, seed, motion, cost)
@@ -76,11 +76,23 @@ def common_controls(services: Services, mode: str, prompt_label: str) -> CommonC
 
 def outputs_column() -> Outputs:
     preview = gr.Image(label="Live preview", interactive=False, height=256)
-    video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, height=320)
-    status = gr.Markdown()
+    video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, height=320,
+                     elem_classes=["result-video"])
+    status = gr.Markdown(elem_classes=["job-status"])
     seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
     files = gr.File(label="Download (MP4, GIF, recipe)", file_count="multiple", interactive=False)
     return Outputs(preview, video, status, seed_used, files)
+
+
+def _motion_info(entry: ModelEntry) -> str:
+    if entry.motion is None:
+        return "This model has no motion control."
+    return f"Sets {entry.motion.parameter} from {entry.motion.low:g} to {entry.motion.high:g}. {entry.motion.note}"
+
+
+def _motion(value: Any) -> int | None:
+    """The slider's 0 means 'leave it to the model'; 1-10 is Runway's General Motion."""
+    return None if value in (None, "", 0) else int(value)
 
 
 def _placeholder(entry: ModelEntry) -> str:
@@ -135,7 +147,7 @@ def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Non
         job = TextToVideoRequest(
             prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
             duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
-            seed=_int_or_none(seed), motion=_int_or_none(motion),
+            seed=_int_or_none(seed), motion=_motion(motion),
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
@@ -148,7 +160,8 @@ def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
     with gr.Tab(MODE_LABELS[IMAGE_TO_VIDEO], id=IMAGE_TO_VIDEO):
         with gr.Row():
             with gr.Column():
-                image = gr.Image(label="Image (first frame)", type="filepath", sources=["upload", "clipboard"])
+                image = gr.Image(label="Image (first frame)", type="filepath", sources=["upload", "clipboard"],
+                                 elem_classes=["input-image"])
                 controls = common_controls(services, IMAGE_TO_VIDEO, "Prompt (optional)")
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
@@ -161,7 +174,7 @@ def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
         job = ImageToVideoRequest(
             image_path=image or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
             duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
-            seed=_int_or_none(seed), motion=_int_or_none(motion),
+            seed=_int_or_none(seed), motion=_motion(motion),
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
@@ -176,7 +189,7 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
         with gr.Row():
             with gr.Column():
                 video = gr.Video(label=f"Clip to restyle (up to {services.settings.max_input_video_s:g} s)",
-                                 sources=["upload"])
+                                 sources=["upload"], elem_classes=["input-video"])
                 controls = common_controls(services, VIDEO_TO_VIDEO, "Prompt (the new style)")
                 strength = gr.Slider(entry.strength.min, entry.strength.max, value=entry.strength.default,
                                      step=0.05, label="Strength", info="Low keeps the clip; high follows the prompt.")
@@ -191,7 +204,7 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
         job = VideoToVideoRequest(
             video_path=video or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
             duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
-            seed=_int_or_none(seed), motion=_int_or_none(motion), strength=strength,
+            seed=_int_or_none(seed), motion=_motion(motion), strength=strength,
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
