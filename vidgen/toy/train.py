@@ -64,6 +64,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     export_every_minutes: float = 25.0
     time_budget_minutes: float = 0.0  # 0 = no limit; stop (resumable) when spent
+    stop_at_step: int = 0  # 0 = run to ``steps``; else stop the flow phase there (resumable)
     threads: int = 1
     log_every: int = 10
 
@@ -120,8 +121,12 @@ class LatentPool:
         for index in [i for i in self.specs if i < low]:
             del self.specs[index], self.latents[index]
         missing = [i for i in range(low, total) if i not in self.specs]
-        for start in range(0, len(missing), 32):
-            self._encode(missing[start : start + 32])
+        # Encode in groups fixed by index: batched convolutions round differently for other batch mixes.
+        groups: dict[int, list[int]] = {}
+        for index in missing:
+            groups.setdefault(index // self.cfg.pool_fresh, []).append(index)
+        for group in groups.values():
+            self._encode(group)
 
     def _encode(self, indices: list[int]) -> None:
         specs = [sample_spec(batch_rng(self.cfg.seed, "clip", i), self.exclude) for i in indices]
@@ -330,7 +335,7 @@ def export_pipeline(parts: Parts, arch: ToyArchitecture, world: WorldConfig, exp
 # ---------------------------------------------------------------- driver
 
 
-def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: WorldConfig = WorldConfig()) -> Path:
+def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: WorldConfig = WorldConfig()) -> Parts:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     run_dir = Path(cfg.run_dir)
@@ -347,10 +352,10 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
     if state.phase == "vae":
         done = _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end)
         if not done:
-            return ckpt
+            return parts
         saved = None
     _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end)
-    return ckpt
+    return parts
 
 
 def _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> bool:
@@ -393,7 +398,8 @@ def _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, sta
     parts.transformer.train()
     parts.text_encoder.train()
     pool = LatentPool(cfg, parts.vae, world, exclude)
-    while state.step < cfg.steps and time.monotonic() <= budget_end:
+    last = min(cfg.steps, cfg.stop_at_step) if cfg.stop_at_step else cfg.steps
+    while state.step < last and time.monotonic() <= budget_end:
         rng = batch_rng(cfg.seed, "flow", state.step)
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
         z, prompts = pool.draw(rng, state.step, cfg.batch)

@@ -1,0 +1,92 @@
+"""The committed toy model loads through the ordinary diffusers code path and makes clips of the right shape."""
+
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from vidgen.toy import TOY_MODEL_DIR
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def description() -> dict:
+    return json.loads((TOY_MODEL_DIR / "vidgen_toy.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from diffusers import WanPipeline
+
+    torch.set_num_threads(1)
+    pipeline = WanPipeline.from_pretrained(str(TOY_MODEL_DIR))
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def _call(pipe, description, prompt, seed, **extra):
+    return pipe(
+        prompt=prompt,
+        num_frames=description["num_frames_argument"],
+        height=description["height"],
+        width=description["width"],
+        num_inference_steps=description["recommended_steps"],
+        guidance_scale=description["recommended_guidance"],
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+        **extra,
+    ).frames
+
+
+def test_weights_are_safetensors_and_small():
+    files = [p for p in TOY_MODEL_DIR.rglob("*") if p.is_file()]
+    weights = [p for p in files if p.suffix in {".safetensors", ".bin", ".pt", ".pth"}]
+    assert weights and all(p.suffix == ".safetensors" for p in weights)
+    assert sum(p.stat().st_size for p in files) <= 30 * 1024 * 1024
+
+
+def test_description_lists_what_the_model_draws(description):
+    assert len(description["colors"]) >= 6 and {"circle", "square", "triangle"} <= set(description["shapes"])
+    assert {"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"} == set(description["camera_moves"])
+    assert description["num_frames"] == description["num_frames_argument"] + 1
+    assert description["example_prompts"]
+
+
+def test_tokenizer_loads_offline_with_autotokenizer(description):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(TOY_MODEL_DIR / "tokenizer"))
+    for prompt in description["example_prompts"]:
+        ids = tokenizer(prompt).input_ids
+        assert tokenizer.unk_token_id not in ids and ids[-1] == tokenizer.eos_token_id
+
+
+def test_text_to_video_has_the_native_shape_and_is_deterministic(pipe, description):
+    prompt = description["example_prompts"][0]
+    first = _call(pipe, description, prompt, seed=3)
+    again = _call(pipe, description, prompt, seed=3)
+    other = _call(pipe, description, prompt, seed=4)
+    size = (description["height"], description["width"])
+    assert first.shape == (1, description["num_frames"], *size, 3)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert 0.0 <= first.min() and first.max() <= 1.0
+
+
+def test_image_to_video_keeps_the_given_first_frame(pipe, description):
+    from diffusers import WanImageToVideoPipeline
+    from PIL import Image
+
+    from vidgen.toy.world import WorldConfig, render_clip, spec_for
+
+    world = WorldConfig()
+    first = render_clip(spec_for("blue", "square", "right", random.Random(0), "white"), world, [0])[0]
+    i2v = WanImageToVideoPipeline.from_pipe(pipe)
+    frames = _call(
+        i2v, description, "a blue square moves to the right on a white background", 0, image=Image.fromarray(first)
+    )[0]
+    assert frames.shape[0] == description["num_frames"]
+    assert np.abs(frames[0] * 255.0 - first).mean() < 20.0
