@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import queue
+import shutil
 import threading
 import time
 import uuid
@@ -27,6 +28,7 @@ from PIL import Image
 
 import vidgen
 from vidgen.catalog import Catalog, ModelEntry
+from vidgen.director import finish_frames
 from vidgen.families import RenderPlan, adapter_for, project_to_rgb
 from vidgen.history import History
 from vidgen.media import to_uint8, upscale, write_gif, write_mp4
@@ -67,6 +69,7 @@ class JobResult:
     seconds_charged: float
     balance: Any | None
     model_label: str
+    frames: np.ndarray | None = field(default=None, repr=False, compare=False)  # native uint8 [F, H, W, 3]
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,15 @@ class Services:
     safety_audit: Any | None = None  # vidgen.safety.SafetyAuditLog
     ledger: Any | None = None  # vidgen.quota.Ledger
     identity: Any | None = None  # vidgen.quota.IdentityResolver
-    extras: dict[str, Any] = field(default_factory=dict)
+    presets: dict[str, Any] = field(default_factory=dict)  # key -> vidgen.presets.Preset
 
 
-def estimate_cost_s(entry: ModelEntry, plan: RenderPlan) -> float:
-    """Generation-seconds a clip costs: seconds of output video times the model's cost factor."""
-    return round(plan.num_frames / plan.fps * entry.cost_factor, 3)
+def estimate_cost_s(entry: ModelEntry, plan: RenderPlan, repeated_frames: int = 0) -> float:
+    """Generation-seconds a clip costs: seconds of output video times the model's cost factor.
+
+    `repeated_frames` leading frames repeat video the user already has (Extend) and are not charged.
+    """
+    return round(max(1, plan.num_frames - repeated_frames) / plan.fps * entry.cost_factor, 3)
 
 
 # ---- the job ------------------------------------------------------------------------------------------
@@ -120,8 +126,12 @@ def run_job(
     user: Any,
     cancel: threading.Event | None = None,
     previews: bool = True,
+    repeated_frames: int = 0,
 ) -> Iterator[Event]:
-    """Run one generation for `user`, yielding Progress/Preview events and ending with Done or Failed."""
+    """Run one generation for `user`, yielding Progress/Preview events and ending with Done or Failed.
+
+    `repeated_frames`: leading output frames that repeat existing video (Extend); they are not charged.
+    """
     job_id = uuid.uuid4().hex
     cancel = cancel or threading.Event()
     try:
@@ -133,7 +143,7 @@ def run_job(
     if blocked is not None:
         yield blocked
         return
-    cost = estimate_cost_s(entry, plan)
+    cost = estimate_cost_s(entry, plan, repeated_frames)
     if services.ledger is not None:
         from vidgen.quota import QuotaExceeded
 
@@ -144,7 +154,8 @@ def run_job(
             return
     events: queue.Queue[Event | None] = queue.Queue()
     worker = threading.Thread(
-        target=_work, args=(services, request, entry, plan, user, job_id, cost, cancel, previews, events),
+        target=_work,
+        args=(services, request, entry, plan, user, job_id, cost, cancel, previews, events, repeated_frames),
         name=f"vidgen-job-{job_id[:8]}", daemon=True,
     )
     worker.start()
@@ -185,6 +196,7 @@ def _work(
     cancel: threading.Event,
     previews: bool,
     events: queue.Queue,
+    repeated_frames: int = 0,
 ) -> None:
     ledger = services.ledger
     try:
@@ -197,7 +209,7 @@ def _work(
             return
         events.put(Progress(plan.steps, plan.steps, 0.0, "Encoding video…"))
         result = _save(services, request, entry, plan, user, job_id, frames)
-        charged = round(len(frames) / plan.fps * entry.cost_factor, 3)
+        charged = round(max(0, len(frames) - repeated_frames) / plan.fps * entry.cost_factor, 3)
         if ledger is not None:
             charged = ledger.settle(job_id, min(charged, cost)).charged_s
         result = _with_charge(result, charged, ledger.balance(user) if ledger is not None else None)
@@ -249,7 +261,7 @@ def _render(
             output = pipe(**kwargs, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
     if cancel.is_set():
         raise Cancelled
-    return to_uint8(np.asarray(output.frames[0]))
+    return finish_frames(plan, to_uint8(np.asarray(output.frames[0])))
 
 
 class _StepCallback:
@@ -299,6 +311,7 @@ def _save(
     frames: np.ndarray,
 ) -> JobResult:
     folder = services.history.new_job_dir(_user_id(user), job_id)
+    request = _keep_inputs(request, folder)
     recipe = build_recipe(request, entry, plan, job_id, len(frames))
     display = upscale(frames, entry.display_scale)
     video = write_mp4(display, plan.fps, folder / "video.mp4", metadata=recipe)
@@ -306,7 +319,20 @@ def _save(
     Image.fromarray(display[len(display) // 2]).save(folder / "thumbnail.png")
     recipe_path = folder / "recipe.json"
     recipe_path.write_text(json.dumps(recipe, indent=2, sort_keys=True))
-    return JobResult(job_id, video, gif, recipe_path, recipe, plan.seed, 0.0, None, entry.label)
+    return JobResult(job_id, video, gif, recipe_path, recipe, plan.seed, 0.0, None, entry.label, frames)
+
+
+def _keep_inputs(request: GenerationRequest, folder: Path) -> GenerationRequest:
+    """Copy uploaded inputs next to the result, so history and recipes still work after uploads expire."""
+    from dataclasses import replace
+
+    copies = {}
+    for name, path in request.input_files().items():
+        if path:
+            target = folder / f"input-{name}{Path(path).suffix.lower()}"
+            shutil.copyfile(path, target)
+            copies[f"{name}_path"] = str(target)
+    return replace(request, **copies) if copies else request
 
 
 def _with_charge(result: JobResult, charged: float, balance: Any) -> JobResult:
@@ -377,9 +403,7 @@ def _record_history(
             "thumbnail_path": str(folder / "thumbnail.png"),
             "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
         }
-    params = request.to_dict()
-    if result is not None:
-        params["seed"] = result.seed
+    params = result.recipe["request"] if result is not None else request.to_dict()
     services.history.record(
         job_id=job_id, user_id=_user_id(user), status=status, mode=request.mode,
         model_id=request.model_id or services.catalog.default_model, prompt=request.prompt,

@@ -7,6 +7,7 @@ from vidgen.catalog import Catalog
 from vidgen.history import History
 from vidgen.jobs import Services
 from vidgen.pipelines import PipelineCache
+from vidgen.presets import load_presets
 from vidgen.settings import Settings
 
 
@@ -31,6 +32,7 @@ def build_services(settings: Settings | None = None) -> Services:
         trusted_proxy=trusted,
         local_user=settings.local_user or None,
     )
+    presets = load_presets(catalog, settings)
     return Services(
         settings=settings,
         catalog=catalog,
@@ -40,4 +42,5 @@ def build_services(settings: Settings | None = None) -> Services:
         safety_audit=SafetyAuditLog(settings.data_dir / "safety_audit.jsonl"),
         ledger=ledger,
         identity=identity,
+        presets=presets,
     )

@@ -8,6 +8,7 @@ import gradio as gr
 
 from vidgen.jobs import Services
 from vidgen.ui.admin import build_admin_tab
+from vidgen.ui.history_tab import build_history_tab
 from vidgen.ui.session import current_user, quota_summary
 from vidgen.ui.tabs import build_image_to_video_tab, build_text_to_video_tab, build_video_to_video_tab
 
@@ -34,10 +35,13 @@ def create_demo(services: Services) -> gr.Blocks:
             gr.LoginButton()
         gr.Markdown(model_banner(services), elem_id="model-banner")
         quota_meter = gr.Markdown(elem_id="quota-meter")
-        with gr.Tabs():
-            build_text_to_video_tab(services, quota_meter)
-            build_image_to_video_tab(services, quota_meter)
-            build_video_to_video_tab(services, quota_meter)
+        with gr.Tabs() as tabs:
+            mode_tabs = [
+                build_text_to_video_tab(services, quota_meter),
+                build_image_to_video_tab(services, quota_meter),
+                build_video_to_video_tab(services, quota_meter),
+            ]
+            build_history_tab(services, tabs, mode_tabs)
             admin_tab = build_admin_tab(services)
 
         def on_load(request: gr.Request):

@@ -15,6 +15,5 @@ def launch(settings: Settings, **launch_kwargs) -> None:
         server_name=settings.host or None,
         server_port=settings.port or None,
         auth=roster.verify if roster is not None else None,
-        allowed_paths=[str(settings.output_dir)],
         **launch_kwargs,
     )

@@ -17,6 +17,7 @@ GPU_SLOT = "gpu"  # one concurrency group shared by every tab: a single device s
 
 @dataclass
 class CommonControls:
+    preset: gr.Dropdown
     model: gr.Dropdown
     prompt: gr.Textbox
     negative_prompt: gr.Textbox
@@ -27,6 +28,22 @@ class CommonControls:
     seed: gr.Number
     motion: gr.Slider
     cost: gr.Markdown
+
+    def fields(self) -> dict[str, Any]:
+        """Request field name -> the widget that edits it (used by presets and 'reuse settings')."""
+        return {
+            "prompt": self.prompt, "negative_prompt": self.negative_prompt, "model_id": self.model,
+            "duration_s": self.duration, "resolution": self.resolution, "steps": self.steps,
+            "guidance": self.guidance, "seed": self.seed, "motion": self.motion,
+        }
+
+
+@dataclass
+class ModeTab:
+    """A built tab: its mode and every request field's widget, in the order its handler takes them."""
+
+    mode: str
+    fields: dict[str, Any]
 
 
 @dataclass
@@ -52,6 +69,9 @@ def default_entry(services: Services, mode: str) -> ModelEntry:
 
 def common_controls(services: Services, mode: str, prompt_label: str) -> CommonControls:
     entry = default_entry(services, mode)
+    presets = [(p.name, key) for key, p in services.presets.items() if p.mode == mode]
+    preset = gr.Dropdown(presets, value=None, label="Preset", visible=bool(presets),
+                         info="Fills in every setting below; edit anything before generating.")
     model = gr.Dropdown(model_choices(services, mode), value=entry.id, label="Model")
     prompt = gr.Textbox(label=prompt_label, lines=2, placeholder=_placeholder(entry), elem_classes=["prompt"])
     with gr.Accordion("Settings", open=False):
@@ -69,9 +89,9 @@ def common_controls(services: Services, mode: str, prompt_label: str) -> CommonC
             motion = gr.Slider(0, 10, value=0, step=1, label="General Motion (0 = model default)",
                                info=_motion_info(entry))
     cost = gr.Markdown(elem_classes=["cost-line"])
-    model.change(lambda model_id: _model_updates(services, model_id), model,
-                 [duration, resolution, steps, guidance, prompt], api_visibility="private")
-    return CommonControls(model, prompt, negative, duration, resolution, steps, guidance, seed, motion, cost)
+    model.change(lambda *values: _model_updates(services, *values), [model, duration, resolution, steps, guidance],
+                 [duration, resolution, steps, guidance, prompt, motion], api_visibility="private")
+    return CommonControls(preset, model, prompt, negative, duration, resolution, steps, guidance, seed, motion, cost)
 
 
 def outputs_column() -> Outputs:
@@ -103,14 +123,22 @@ def _duration_choices(entry: ModelEntry) -> list[float]:
     return sorted(set(entry.durations))
 
 
-def _model_updates(services: Services, model_id: str) -> tuple[Any, ...]:
+def _model_updates(services: Services, model_id: str, duration, resolution, steps, guidance) -> tuple[Any, ...]:
+    """New choices and ranges for the chosen model; current values stay when the model allows them
+    (so a preset or 'reuse settings' that also switches the model keeps its values)."""
     entry = services.catalog.get(model_id)
+    labels = [r.label for r in entry.resolutions]
     return (
-        gr.update(choices=_duration_choices(entry), value=entry.default_duration),
-        gr.update(choices=[r.label for r in entry.resolutions], value=entry.default_resolution.label),
-        gr.update(minimum=entry.steps.min, maximum=entry.steps.max, value=entry.steps.default),
-        gr.update(minimum=entry.guidance.min, maximum=entry.guidance.max, value=entry.guidance.default),
+        gr.update(choices=_duration_choices(entry),
+                  value=duration if duration in entry.durations else entry.default_duration),
+        gr.update(choices=labels, value=resolution if resolution in labels else entry.default_resolution.label),
+        gr.update(minimum=entry.steps.min, maximum=entry.steps.max,
+                  value=steps if steps is not None and entry.steps.contains(steps) else entry.steps.default),
+        gr.update(minimum=entry.guidance.min, maximum=entry.guidance.max,
+                  value=guidance if guidance is not None and entry.guidance.contains(guidance)
+                  else entry.guidance.default),
         gr.update(placeholder=_placeholder(entry)),
+        gr.update(info=_motion_info(entry)),
     )
 
 
@@ -131,14 +159,16 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
 
-def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> None:
+def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> ModeTab:
     with gr.Tab(MODE_LABELS[TEXT_TO_VIDEO], id=TEXT_TO_VIDEO):
         with gr.Row():
             with gr.Column():
                 controls = common_controls(services, TEXT_TO_VIDEO, "Prompt")
+                tab = ModeTab(TEXT_TO_VIDEO, controls.fields())
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     cancel = gr.Button("Cancel")
+                preset_examples(services, tab)
             with gr.Column():
                 out = outputs_column()
 
@@ -151,21 +181,22 @@ def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Non
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
-    inputs = [controls.prompt, controls.negative_prompt, controls.model, controls.duration, controls.resolution,
-              controls.steps, controls.guidance, controls.seed, controls.motion]
-    _wire(services, controls, generate, cancel, text_to_video, inputs, out, quota_meter)
+    _wire(services, controls, generate, cancel, text_to_video, tab, out, quota_meter)
+    return tab
 
 
-def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> None:
+def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> ModeTab:
     with gr.Tab(MODE_LABELS[IMAGE_TO_VIDEO], id=IMAGE_TO_VIDEO):
         with gr.Row():
             with gr.Column():
                 image = gr.Image(label="Image (first frame)", type="filepath", sources=["upload", "clipboard"],
                                  elem_classes=["input-image"])
                 controls = common_controls(services, IMAGE_TO_VIDEO, "Prompt (optional)")
+                tab = ModeTab(IMAGE_TO_VIDEO, {"image_path": image, **controls.fields()})
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     cancel = gr.Button("Cancel")
+                preset_examples(services, tab)
             with gr.Column():
                 out = outputs_column()
 
@@ -178,12 +209,11 @@ def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
-    inputs = [image, controls.prompt, controls.negative_prompt, controls.model, controls.duration,
-              controls.resolution, controls.steps, controls.guidance, controls.seed, controls.motion]
-    _wire(services, controls, generate, cancel, image_to_video, inputs, out, quota_meter)
+    _wire(services, controls, generate, cancel, image_to_video, tab, out, quota_meter)
+    return tab
 
 
-def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> None:
+def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> ModeTab:
     entry = default_entry(services, VIDEO_TO_VIDEO)
     with gr.Tab(MODE_LABELS[VIDEO_TO_VIDEO], id=VIDEO_TO_VIDEO):
         with gr.Row():
@@ -193,9 +223,11 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
                 controls = common_controls(services, VIDEO_TO_VIDEO, "Prompt (the new style)")
                 strength = gr.Slider(entry.strength.min, entry.strength.max, value=entry.strength.default,
                                      step=0.05, label="Strength", info="Low keeps the clip; high follows the prompt.")
+                tab = ModeTab(VIDEO_TO_VIDEO, {"video_path": video, **controls.fields(), "strength": strength})
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     cancel = gr.Button("Cancel")
+                preset_examples(services, tab)
             with gr.Column():
                 out = outputs_column()
 
@@ -208,16 +240,47 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> No
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
-    inputs = [video, controls.prompt, controls.negative_prompt, controls.model, controls.duration,
-              controls.resolution, controls.steps, controls.guidance, controls.seed, controls.motion, strength]
-    _wire(services, controls, generate, cancel, video_to_video, inputs, out, quota_meter)
+    _wire(services, controls, generate, cancel, video_to_video, tab, out, quota_meter)
+    return tab
 
 
-def _wire(services, controls: CommonControls, generate, cancel, handler, inputs, out: Outputs, quota_meter) -> None:
+def fill_fields(services: Services, tab: ModeTab, values: dict[str, Any]) -> list[Any]:
+    """Widget values for `tab` from request fields (a preset, a recipe, a history row); None -> model default."""
+    entry = services.catalog.get(values.get("model_id") or default_entry(services, tab.mode).id)
+    defaults = {
+        "prompt": "", "negative_prompt": "", "model_id": entry.id, "duration_s": entry.default_duration,
+        "resolution": entry.default_resolution.label, "steps": entry.steps.default, "guidance": entry.guidance.default,
+        "seed": -1, "motion": 0, "image_path": None, "video_path": None, "strength": entry.strength.default,
+    }
+    return [values.get(name) if values.get(name) is not None else defaults.get(name) for name in tab.fields]
+
+
+def preset_examples(services: Services, tab: ModeTab) -> gr.Examples | None:
+    """Clickable examples built from the presets of this mode."""
+    presets = [p for p in services.presets.values() if p.mode == tab.mode]
+    if not presets:
+        return None
+    return gr.Examples(
+        examples=[fill_fields(services, tab, p.request_fields()) for p in presets],
+        inputs=list(tab.fields.values()), example_labels=[p.name for p in presets], label="Examples",
+        cache_examples=False,
+    )
+
+
+def _wire(services, controls: CommonControls, generate, cancel, handler, tab: ModeTab, out: Outputs,
+          quota_meter) -> None:
+    inputs = list(tab.fields.values())
     run = generate.click(
         handler, inputs, out.as_list(quota_meter), api_name=handler.__name__,
         concurrency_id=GPU_SLOT, concurrency_limit=services.settings.gpu_slots,
     )
+
+    def apply_preset(key):
+        if not key:
+            return [gr.skip()] * len(inputs)
+        return fill_fields(services, tab, services.presets[key].request_fields())
+
+    controls.preset.change(apply_preset, controls.preset, inputs, api_visibility="private")
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
 
     def update_cost(model_id, duration, request: gr.Request):
