@@ -49,5 +49,7 @@ def create_demo(services: Services) -> gr.Blocks:
             return quota_summary(services, user), gr.update(visible=services.ledger.is_admin(user))
 
         demo.load(on_load, None, [quota_meter, admin_tab], api_visibility="private")
+        for mode_tab in mode_tabs:
+            mode_tab.wire_page_load(demo)
     demo.queue(max_size=services.settings.queue_max_size, default_concurrency_limit=services.settings.gpu_slots)
     return demo

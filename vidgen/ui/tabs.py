@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import gradio as gr
 
 from vidgen.catalog import IMAGE_TO_VIDEO, MODE_LABELS, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, ModelEntry
+from vidgen.families import adapter_for
 from vidgen.jobs import Services
+from vidgen.quota import format_wait
 from vidgen.requests import ImageToVideoRequest, TextToVideoRequest, VideoToVideoRequest
 from vidgen.ui.session import current_user, stream_job
 
@@ -44,6 +47,7 @@ class ModeTab:
 
     mode: str
     fields: dict[str, Any]
+    wire_page_load: Any = None  # callable(demo): show this tab's cost and balance when the page opens
 
 
 @dataclass
@@ -142,17 +146,26 @@ def _model_updates(services: Services, model_id: str, duration, resolution, step
     )
 
 
-def cost_text(services: Services, model_id: str, duration: float | None, request: gr.Request) -> str:
-    """Shown before the user clicks: what this clip will cost and what is left today."""
+def clip_cost_s(entry: ModelEntry, duration: float | None) -> float:
+    """What a clip of `duration` will be charged: its real frame count / fps, times the cost factor."""
+    seconds = float(duration if duration is not None else entry.default_duration)
+    rule = entry.frames
+    frames = adapter_for(entry.family).frame_count(seconds, entry.fps, rule.step, rule.offset, rule.max)
+    return round(frames / entry.fps * entry.cost_factor, 3)
+
+
+def cost_updates(services: Services, model_id: str, duration: float | None, request: gr.Request) -> tuple:
+    """Shown before the user clicks: the cost line, and a Generate button that says why it would be refused."""
     try:
-        entry = services.catalog.get(model_id)
-        seconds = float(duration if duration is not None else entry.default_duration) * entry.cost_factor
+        seconds = clip_cost_s(services.catalog.get(model_id), duration)
     except (KeyError, TypeError, ValueError):
-        return ""
+        return "", gr.update(value="Generate")
     balance = services.ledger.balance(current_user(services, request))
-    if not balance.fits(seconds):
-        return f"⚠️ {balance.cost_line(seconds)}: not enough left today, so Generate will be refused."
-    return balance.cost_line(seconds)
+    if balance.fits(seconds):
+        return balance.cost_line(seconds), gr.update(value="Generate")
+    wait = format_wait((balance.resets_at - datetime.now(timezone.utc)).total_seconds())
+    line = f"⚠️ {balance.cost_line(seconds)}: not enough left today. Your quota resets in {wait}."
+    return line, gr.update(value=f"Generate (daily limit reached, try again in {wait})")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -284,8 +297,9 @@ def _wire(services, controls: CommonControls, generate, cancel, handler, tab: Mo
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
 
     def update_cost(model_id, duration, request: gr.Request):
-        return cost_text(services, model_id, duration, request)
+        return cost_updates(services, model_id, duration, request)
 
-    for trigger in (controls.model.change, controls.duration.change):
-        trigger(update_cost, [controls.model, controls.duration], controls.cost, api_visibility="private")
-    run.then(update_cost, [controls.model, controls.duration], controls.cost, api_visibility="private")
+    cost_io = ([controls.model, controls.duration], [controls.cost, generate])
+    gr.on([controls.model.change, controls.duration.change], update_cost, *cost_io, api_visibility="private")
+    run.then(update_cost, *cost_io, api_visibility="private")
+    tab.wire_page_load = lambda demo: demo.load(update_cost, *cost_io, api_visibility="private")
