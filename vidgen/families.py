@@ -36,6 +36,7 @@ class RenderPlan:
     strength: float | None = None
     motion: int | None = None
     extra: tuple[tuple[str, Any], ...] = ()
+    output_camera: tuple[tuple[str, float], ...] = ()  # Director Mode move applied to the rendered frames
 
 
 class FamilyAdapter:

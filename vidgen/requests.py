@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from vidgen.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Catalog, ModelEntry
+from vidgen.director import CameraMove, apply_camera
 from vidgen.families import RenderPlan, adapter_for
 from vidgen.media import MediaError, read_image, read_video
 from vidgen.settings import Settings
@@ -140,9 +141,10 @@ def plan_render(request: GenerationRequest, catalog: Catalog, settings: Settings
         raise InvalidRequest(f"Guidance must be between {entry.guidance.min:g} and {entry.guidance.max:g}.")
     if request.motion is not None and not 1 <= request.motion <= 10:
         raise InvalidRequest("General Motion must be between 1 and 10.")
-    for axis, amount in request.camera.items():
-        if not -10 <= float(amount) <= 10:
-            raise InvalidRequest(f"Camera '{axis}' must be between -10 and +10.")
+    try:
+        camera = CameraMove.from_dict(request.camera)
+    except (TypeError, ValueError) as error:
+        raise InvalidRequest(str(error)) from error
     frames = adapter_for(entry.family).frame_count(
         duration, entry.fps, entry.frames.step, entry.frames.offset, entry.frames.max
     )
@@ -161,7 +163,7 @@ def plan_render(request: GenerationRequest, catalog: Catalog, settings: Settings
         motion=request.motion,
         extra=_extra_kwargs(entry, request.motion),
     )
-    return entry, _with_media(request, plan, entry, settings, size)
+    return entry, apply_camera(entry, _with_media(request, plan, entry, settings, size), camera)
 
 
 def _extra_kwargs(entry: ModelEntry, motion: int | None) -> tuple[tuple[str, Any], ...]:
