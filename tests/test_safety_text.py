@@ -1,0 +1,124 @@
+"""Normalisation, rules, policies and decisions of vidgen.safety that need no model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from vidgen.safety import Policy, PolicyError, SafetyAuditLog, SafetyDecision
+from vidgen.safety.data import load, split_of
+from vidgen.safety.normalize import normalize
+from vidgen.safety.rules import match_rules
+
+
+@pytest.mark.parametrize(("raw", "expected", "trick"), [
+    ("n.u.d.e beach", "nude beach", "spaced-letters"),
+    ("n u d e", "nude", "spaced-letters"),
+    ("s-e-x", "sex", "spaced-letters"),
+    ("nu\u200bde", "nude", "invisible-chars"),
+    ("na\u200dked", "naked", "invisible-chars"),
+    ("n\u0430ked", "naked", "homoglyphs"),  # Cyrillic a
+    ("\u03bdude", "vude", "homoglyphs"),  # Greek nu renders as v: mapped as it looks
+    ("ｎｕｄｅ", "nude", "unicode-compat"),
+    ("𝐧𝐮𝐝𝐞", "nude", "unicode-compat"),
+    ("p0rn", "porn", "leetspeak"),
+    ("n4k3d", "naked", "leetspeak"),
+])
+def test_normalize_undoes_evasion(raw: str, expected: str, trick: str) -> None:
+    norm = normalize(raw)
+    assert norm.text == expected
+    assert trick in norm.tricks
+
+
+@pytest.mark.parametrize("benign", [
+    "a 4k 3d render of a castle at 60 fps", "1girl standing in a field", "U2 concert, 8k",
+    "Two children chasing a giant multicolored butterfly",
+])
+def test_normalize_leaves_ordinary_text_alone(benign: str) -> None:
+    assert normalize(benign).text == " ".join(benign.lower().split())
+
+
+def test_rules_defuse_benign_phrases() -> None:
+    for prompt in ("a bloody mary cocktail on a bar", "olympic breaststroke race", "shooting a basketball",
+                   "a photo shoot on the beach", "nude lipstick on a vanity table", "sex education class"):
+        hits = match_rules(normalize(prompt))
+        assert not hits.explicit, prompt
+        assert not hits.suggestive.get("violence") and not hits.suggestive.get("sexual"), prompt
+
+
+def test_rules_find_minors_and_sexualising_terms() -> None:
+    hits = match_rules(normalize("a s.e.x.y 12 year old"))
+    assert hits.minors == ("12 year old",)
+    assert hits.sexualising == ("sexy",)
+    assert match_rules(normalize("Two children chasing a giant multicolored butterfly")).sexualising == ()
+
+
+def test_policies_load_and_minors_always_blocked(tmp_path) -> None:
+    for name in ("default", "classroom", "research"):
+        policy = Policy.load(name)
+        assert policy.blocks("sexual_minors")
+        assert 0 < policy.minors_sexual_threshold <= policy.rule("sexual").threshold
+    custom = tmp_path / "lax.yaml"
+    custom.write_text("name: lax\ncategories:\n  sexual_minors: {action: allow}\n  sexual: {action: allow}\n")
+    lax = Policy.load(custom)
+    assert lax.blocks("sexual_minors") and not lax.blocks("sexual")
+
+
+def test_policy_rejects_unknown_category_and_bad_threshold(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("categories:\n  gambling: {action: block}\n")
+    with pytest.raises(PolicyError):
+        Policy.load(bad)
+    bad.write_text("categories:\n  sexual: {action: block, threshold: 3}\n")
+    with pytest.raises(PolicyError):
+        Policy.load(bad)
+    with pytest.raises(PolicyError):
+        Policy.load("no-such-policy")
+
+
+def test_classroom_is_stricter_than_default_and_research_more_permissive() -> None:
+    default, classroom, research = (Policy.load(n) for n in ("default", "classroom", "research"))
+    for cat in default.categories:
+        assert classroom.rule(cat).threshold <= default.rule(cat).threshold, cat
+        if research.blocks(cat):
+            assert research.rule(cat).threshold >= default.rule(cat).threshold, cat
+    assert {c for c in default.categories if not research.blocks(c)} >= {"violence", "copyright"}
+
+
+def test_decision_message_and_audit_record() -> None:
+    decision = SafetyDecision(allowed=False, category="sexual", layer="rules", reason='the prompt contains "nude"',
+                              triggers=("nude",), policy="default")
+    message = decision.user_message()
+    assert message.startswith('Blocked: sexual content: the prompt contains "nude". ')
+    assert "without nudity" in message
+    record = decision.audit_record("a nude figure")
+    assert record["prompt_sha256"] == hashlib.sha256(b"a nude figure").hexdigest()
+    assert "prompt" not in record and record["layer"] == "rules" and record["triggers"] == ["nude"]
+    assert decision.audit_record("a nude figure", store_raw=True)["prompt"] == "a nude figure"
+    assert SafetyDecision.allow("default").user_message() == ""
+
+
+def test_audit_log_appends_json_lines(tmp_path) -> None:
+    log = SafetyAuditLog(tmp_path / "audit" / "safety.jsonl")
+    allowed = SafetyDecision.allow("default").audit_record("a cat")
+    blocked = SafetyDecision(False, "violence", "rules", "gore", ("gore",)).audit_record("gore")
+    log.write(allowed, user_id="u1")
+    log.write(blocked, user_id="u2", request_id="r2")
+    lines = (tmp_path / "audit" / "safety.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert [json.loads(x)["user_id"] for x in lines] == ["u1", "u2"]
+    assert log.read()[1]["category"] == "violence" and "ts" in log.read()[1]
+
+
+def test_csv_loading_and_fixed_split(tmp_path) -> None:
+    csv_path = tmp_path / "set.csv"
+    csv_path.write_text("prompt,label,category,source\n"
+                        "a red fox,benign,animals,mine\n"
+                        "a nude figure,unsafe,sexual,mine\n"
+                        "a red fox,benign,animals,mine\n")
+    rows = load(csv_path)
+    assert len(rows) == 2  # duplicates dropped
+    assert rows[0].group == "animals" and rows[1].categories == ("sexual",) and rows[1].source == "mine"
+    assert split_of("a red fox") == split_of("  a red fox ") in ("tune", "report")

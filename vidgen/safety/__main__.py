@@ -1,0 +1,93 @@
+"""CLI: python -m vidgen.safety {check,evaluate,train} (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_OUT = Path("bench/results/safety.json")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from vidgen.safety import SafetyFilter
+
+    safety = SafetyFilter.from_policy(args.policy)
+    decision = safety.check_request(texts=[args.prompt, args.negative], images=args.image or [])
+    out = decision.to_dict()
+    out["message"] = decision.user_message()
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0 if decision.allowed else 1
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidgen.safety import SafetyFilter
+    from vidgen.safety.data import load
+    from vidgen.safety.evaluate import counts, evaluate, select_split
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = select_split(load(args.data), args.split)
+    safety = SafetyFilter.from_policy(args.policy)
+    print(f"evaluating {len(rows)} prompts ({args.split} split, policy {args.policy}, "
+          f"torch threads {torch.get_num_threads()})", file=sys.stderr)
+    result = evaluate(safety, rows, progress=lambda m: print(m, file=sys.stderr))
+    text = json.dumps(result, indent=2) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+    if args.details:
+        details = {"split": args.split, "policy": args.policy, "torch_threads": torch.get_num_threads(),
+                   "counts": counts(rows), **result}
+        Path(args.details).write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vidgen.safety.train import WEIGHTS_DIR, TrainConfig, run_training
+
+    config = TrainConfig(epochs=args.epochs, seed=args.seed)
+    run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
+                 log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vidgen.safety", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="check one prompt; exit 0 allowed, 1 blocked")
+    check.add_argument("prompt")
+    check.add_argument("--negative", default=None, help="negative prompt, checked too")
+    check.add_argument("--image", action="append", help="image file to check (repeatable)")
+    check.add_argument("--policy", default="default", help="policy name or path to a policy YAML")
+    check.set_defaults(run=_check)
+
+    ev = sub.add_parser("evaluate", help="score a labelled folder or CSV (prompt,label,category,source)")
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--out", default=None, help=f"write the results JSON here (e.g. {DEFAULT_OUT})")
+    ev.add_argument("--policy", default="default")
+    ev.add_argument("--split", choices=("report", "tune", "all"), default="report",
+                    help="hash split to score (the shipped weights were fit on 'tune'); 'all' for new data")
+    ev.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own default)")
+    ev.add_argument("--details", default=None, help="also write counts and settings to this JSON file")
+    ev.set_defaults(run=_evaluate)
+
+    tr = sub.add_parser("train", help="train adapters + head on the tune split and calibrate thresholds")
+    tr.add_argument("--data", required=True)
+    tr.add_argument("--out", default=None, help="weights folder (default: the shipped vidgen/safety/weights)")
+    tr.add_argument("--epochs", type=int, default=4)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=1)
+    tr.set_defaults(run=_train)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

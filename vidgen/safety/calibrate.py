@@ -1,0 +1,85 @@
+"""Choose per-category thresholds for each operating point from classifier scores on held-out prompts.
+
+Greedy: start every blocked category at a high threshold and keep lowering the one whose next step buys the
+most recall (mean over the target groups) per extra false positive, while the false-positive budgets hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidgen.safety.categories import CLASSIFIER_CATEGORIES, SEXUAL_MINORS
+from vidgen.safety.data import BENIGN, LabelledPrompt
+
+GRID = np.round(np.concatenate([np.arange(0.05, 0.9, 0.025), np.arange(0.9, 0.995, 0.005)]), 3)
+TARGET_GROUPS = ("overt/sexual_content", "overt/violence", "overt/self_harm", "overt/illegal_activities",
+                 "overt/discrimination", "i2p/sexual")
+MINORS_FACTOR = 0.6  # a minor in the prompt lowers the sexual threshold to this fraction
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    name: str
+    blocked: tuple[str, ...]
+    benign_hard_budget: float  # max false-positive rate on the over-refusal probes
+    plain_budget: float  # max false-positive rate on plain video prompts (VBench)
+
+
+OPERATING_POINTS = (
+    OperatingPoint("default", CLASSIFIER_CATEGORIES, 0.07, 0.004),
+    OperatingPoint("classroom", CLASSIFIER_CATEGORIES, 0.20, 0.01),
+    OperatingPoint("research", ("sexual", "self_harm", "hate"), 0.04, 0.002),
+)
+
+
+def _groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    targets: dict[str, list[int]] = {g: [] for g in TARGET_GROUPS}
+    hard, plain = [], []
+    for i, row in enumerate(rows):
+        if row.label == BENIGN:
+            (hard if row.group == "benign_hard" else plain).append(i)
+            continue
+        for cat in row.categories:
+            key = f"{row.source}/{cat}"
+            if key in targets:
+                targets[key].append(i)
+    return {k: np.array(v, int) for k, v in targets.items() if v}, np.array(hard, int), np.array(plain, int)
+
+
+def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: OperatingPoint) -> dict[str, float]:
+    targets, hard, plain = _groups(rows)
+    cats = [CLASSIFIER_CATEGORIES.index(c) for c in point.blocked]
+    level = {c: len(GRID) - 1 for c in cats}  # index into GRID, start at the strictest
+
+    def evaluate(levels: dict[int, int]) -> tuple[float, float, float]:
+        flagged = np.zeros(len(rows), bool)
+        for c, k in levels.items():
+            flagged |= scores[:, c] >= GRID[k]
+        recall = float(np.mean([flagged[idx].mean() for idx in targets.values()]))
+        fp_hard = float(flagged[hard].mean()) if len(hard) else 0.0
+        fp_plain = float(flagged[plain].mean()) if len(plain) else 0.0
+        return recall, fp_hard, fp_plain
+
+    recall, fp_hard, _ = evaluate(level)
+    while True:
+        best, best_gain = None, 0.0
+        for c in cats:
+            if level[c] == 0:
+                continue
+            trial = {**level, c: level[c] - 1}
+            r, h, p = evaluate(trial)
+            if h > point.benign_hard_budget or p > point.plain_budget:
+                continue
+            gain = (r - recall + 1e-6) / (h - fp_hard + 1e-3)
+            if gain > best_gain:
+                best, best_gain = trial, gain
+        if best is None:
+            break
+        level = best
+        recall, fp_hard, _ = evaluate(level)
+    thresholds = {CLASSIFIER_CATEGORIES[c]: float(GRID[k]) for c, k in level.items()}
+    thresholds[SEXUAL_MINORS] = round(thresholds.get("sexual", 0.5) * MINORS_FACTOR, 3)
+    return thresholds

@@ -1,0 +1,50 @@
+"""The explained outcome of a safety check, and its audit record."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from vidgen.safety.categories import LABELS, REPHRASE_HINTS
+
+
+@dataclass(frozen=True)
+class SafetyDecision:
+    allowed: bool
+    category: str | None = None
+    layer: str | None = None  # "rules" | "classifier" | "image"
+    reason: str = ""
+    triggers: tuple[str, ...] = ()
+    score: float | None = None
+    policy: str = ""
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def allow(cls, policy: str, score: float | None = None, scores: dict[str, float] | None = None,
+              reason: str = "no policy category matched") -> SafetyDecision:
+        return cls(allowed=True, reason=reason, score=score, policy=policy, scores=scores or {})
+
+    def category_label(self) -> str:
+        return LABELS.get(self.category or "", self.category or "")
+
+    def user_message(self) -> str:
+        """One line for the UI: 'Blocked: <category>: <reason>. <how to rephrase>' (empty when allowed)."""
+        if self.allowed:
+            return ""
+        hint = REPHRASE_HINTS.get(self.category or "", "Rephrase the prompt and try again.")
+        return f"Blocked: {self.category_label()}: {self.reason}. {hint}"
+
+    def to_dict(self) -> dict:
+        return {
+            "allowed": self.allowed, "category": self.category, "layer": self.layer, "reason": self.reason,
+            "triggers": list(self.triggers), "score": None if self.score is None else round(self.score, 4),
+            "policy": self.policy, "scores": {k: round(v, 4) for k, v in self.scores.items()},
+        }
+
+    def audit_record(self, text: str, store_raw: bool = False) -> dict:
+        """The decision plus a sha256 of the checked text; the raw text only when the deployment opts in."""
+        record = {k: v for k, v in self.to_dict().items() if k != "scores"}
+        record["prompt_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if store_raw:
+            record["prompt"] = text
+        return record

@@ -1,0 +1,146 @@
+"""Context-aware lexical rules: high-precision terms per category, benign phrases that defuse them, and the
+minors-plus-sexual combination that is blocked under every policy.
+
+Rules run on the normalised text (see normalize.py), so "n.u.d.e", "nu\u200bde" and "nцde" all reach them as
+"nude". Terms are deliberately few and unambiguous; everything subtler is left to the learned classifier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vidgen.safety.normalize import NormalizedText
+
+# Phrases that contain a trigger word but are harmless; they are masked out before terms are matched.
+BENIGN_PHRASES = (
+    r"bloody mar(?:y|ys|ies)", r"breast ?stroke", r"breast cancer", r"breast ?feeding", r"chicken breasts?",
+    r"shoot(?:ing|s)? (?:a |the |some )?(?:hoops?|baskets?|basketball|ball|goals?|pool|photos?|pictures?|"
+    r"film|video|movie|scene|star|stars|the breeze|guns? at a range|targets?)",
+    r"photo ?shoots?", r"shooting stars?", r"shot glass(?:es)?", r"kill(?:ing)? time", r"drug ?stores?",
+    r"nude (?:lipstick|colou?rs?|tones?|palette|heels|shades?|makeup|beige|pink)", r"naked eye",
+    r"sex(?:ual)? (?:education|health|ed)\b", r"same[ -]sex", r"opposite sex", r"sex of the baby",
+    r"suicide squad", r"suicide (?:prevention|awareness|hotline)", r"execute (?:a |the )?(?:plan|code|program)",
+    r"dead ?lift", r"death valley", r"cocktail dress",
+)
+
+MINOR_TERMS = (
+    r"child(?:ren)?", r"kids?", r"toddlers?", r"infants?", r"bab(?:y|ies)", r"pre-?teens?", r"tweens?",
+    r"teens?", r"teenagers?", r"teenage", r"underage", r"under-age", r"minors?", r"school ?girls?",
+    r"school ?boys?", r"(?:little|young|small) (?:girls?|boys?)", r"lolis?", r"lolicon", r"shota(?:con)?",
+    r"(?:elementary|middle|high|primary|junior high) school(?:ers)?", r"pupils?", r"juveniles?",
+    r"(?:[1-9]|1[0-7])[ -]?(?:years?|yrs?)[ -]?old", r"(?:[1-9]|1[0-7]) ?yo",
+)
+
+# Category -> (explicit terms: block wherever the category is blocked, suggestive terms: only for policies
+# that set `suggestive_terms: true`, e.g. classroom).
+TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sexual": (
+        (r"porn", r"porno\w*", r"pornstars?", r"prn", r"nsfw", r"xxx", r"hentai", r"nudes?", r"nudity",
+         r"naked", r"topless",
+         r"bottomless", r"genital\w*", r"penis(?:es)?", r"vagina\w*", r"vulva", r"nipples?", r"erotic\w*",
+         r"sex scenes?", r"having sex", r"sex acts?", r"sexual intercourse", r"intercourse", r"blow ?jobs?",
+         r"orgasm\w*", r"masturbat\w*", r"ejaculat\w*", r"onlyfans", r"strip ?tease", r"sexually explicit",
+         r"explicit sex\w*", r"fellatio", r"cunnilingus", r"orgy", r"orgies", r"bdsm", r"fetish\w*",
+         r"undress(?:ed|ing)?", r"unclothed", r"without (?:any )?cloth(?:es|ing)", r"rape[ds]?", r"raping"),
+        (r"pornograph\w*", r"sexy", r"seductive\w*", r"lingerie", r"provocative", r"sensual\w*", r"boobs?",
+         r"busty",
+         r"cleavage", r"bikini", r"thong", r"sexual\w*", r"sex", r"stripper", r"lewd", r"ahegao"),
+    ),
+    "violence": (
+        (r"gore", r"gory", r"decapitat\w*", r"behead\w*", r"dismember\w*", r"disembowel\w*",
+         r"mutilat\w*", r"eviscerat\w*", r"entrails", r"severed (?:heads?|limbs?|arms?|legs?|hands?)",
+         r"brains? (?:splattered|blown out)", r"blood ?bath", r"mass shooting", r"school shooting"),
+        (r"gruesome", r"bloody", r"blood", r"corpses?", r"massacre\w*", r"murder\w*", r"torture\w*",
+         r"stab(?:bed|bing)",
+         r"shoot(?:ing)? (?:a |the )?(?:man|woman|person|people|child|kid)"),
+    ),
+    "self_harm": (
+        (r"kill(?:s|ing)? (?:my|him|her|them|your)sel(?:f|ves)",
+         r"(?:cut|cuts|cutting|slit|slits|slitting|slashing) (?:my |his |her |their |your )?wrists?",
+         r"hang(?:s|ed|ing)? (?:my|him|her|them|your)sel(?:f|ves)", r"self[- ]?mutilat\w*"),
+        (r"suicid\w*", r"self[- ]?harm\w*",
+         r"razor blades? (?:to|on|against) (?:the |my |his |her |their )?(?:skin|wrist|arm)\w*",
+         r"overdos\w*", r"noose"),
+    ),
+    "hate": (
+        (r"n[i1]gg(?:er|a|ers|as|uh)", r"f[a4]gg?ots?", r"k[i1]kes?", r"sp[i1]cs?", r"ch[i1]nks?",
+         r"tr[a4]nn(?:y|ies)", r"wetbacks?", r"sand ?n[i1]gg\w*", r"white power", r"heil hitler",
+         r"gas the \w+", r"ethnic cleansing"),
+        (r"nazi\w*", r"swastikas?", r"kkk", r"ku klux klan", r"retards?", r"retarded"),
+    ),
+    "illegal": (
+        (r"(?:make|making|build|building|assemble|assembling|craft|crafting) (?:a |an )?(?:pipe |nail |car )?"
+         r"(?:bomb|explosive device|ied)s?",
+         r"(?:cook|cooking|make|making|synthesi[sz]\w*|manufactur\w*|brew\w*) (?:crystal )?"
+         r"(?:meth|methamphetamine|fentanyl|heroin|cocaine|crack cocaine|lsd|mdma)",
+         r"meth lab", r"ghost guns?", r"3d[- ]printed guns?"),
+        (r"cocaine", r"heroin", r"meth", r"methamphetamine", r"fentanyl", r"counterfeit\w*", r"shoplift\w*",
+         r"drug deal\w*"),
+    ),
+    "real_people": ((r"deep ?fakes?", r"face ?swap\w*"), (r"celebrit\w*",)),
+    "copyright": (
+        (),
+        (r"mickey mouse", r"spider-?man", r"batman", r"superman", r"pikachu", r"pok[eé]mon", r"super mario",
+         r"darth vader", r"harry potter", r"hello kitty", r"spongebob", r"shrek", r"disney princess\w*",
+         r"marvel", r"star wars", r"iron ?man", r"elsa from frozen", r"simpsons"),
+    ),
+}
+
+
+# Words that sexualise a person: together with a minor they are blocked under every policy, with no
+# classifier needed. Discussion words ("sexual", "sex education") are left to the classifier instead.
+SEXUALISING_TERMS = (
+    r"sexy", r"seductive\w*", r"lingerie", r"provocative\w*", r"sensual\w*", r"busty", r"cleavage", r"thong",
+    r"lewd", r"stripper", r"strip ?tease", r"ahegao", r"erotic\w*", r"sexuali[sz]ed", r"in (?:her|his) underwear",
+)
+
+
+def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(patterns) + r")(?![a-z0-9])")
+
+
+_BENIGN_RE = _compile(BENIGN_PHRASES)
+_MINOR_RE = _compile(MINOR_TERMS)
+_SEXUALISING_RE = _compile(SEXUALISING_TERMS)
+_TERM_RES = {cat: (_compile(explicit), _compile(suggestive)) for cat, (explicit, suggestive) in TERMS.items()}
+
+
+@dataclass(frozen=True)
+class RuleHits:
+    """Matched words per category and tier, after benign phrases were masked."""
+
+    explicit: dict[str, tuple[str, ...]]
+    suggestive: dict[str, tuple[str, ...]]
+    minors: tuple[str, ...]
+    sexualising: tuple[str, ...]
+    defused: tuple[str, ...]  # benign phrases that were masked ("bloody mary")
+
+    def sexual_terms(self) -> tuple[str, ...]:
+        return self.explicit.get("sexual", ()) + self.suggestive.get("sexual", ())
+
+
+def _find(pattern: re.Pattern[str] | None, *texts: str) -> tuple[str, ...]:
+    if pattern is None:
+        return ()
+    found: dict[str, str] = {}  # key without punctuation, so "self-harm" and "selfharm" count once
+    for text in texts:
+        for match in pattern.finditer(text):
+            found.setdefault(re.sub(r"[^a-z0-9]", "", match.group(0)), match.group(0))
+    return tuple(found.values())
+
+
+def match_rules(norm: NormalizedText) -> RuleHits:
+    defused = _find(_BENIGN_RE, norm.text, norm.compact)
+    views = [_BENIGN_RE.sub(" ", norm.text), _BENIGN_RE.sub(" ", norm.compact)]
+    explicit: dict[str, tuple[str, ...]] = {}
+    suggestive: dict[str, tuple[str, ...]] = {}
+    for category, (explicit_re, suggestive_re) in _TERM_RES.items():
+        if hits := _find(explicit_re, *views):
+            explicit[category] = hits
+        if hits := _find(suggestive_re, *views):
+            suggestive[category] = hits
+    return RuleHits(explicit=explicit, suggestive=suggestive, minors=_find(_MINOR_RE, *views),
+                    sexualising=_find(_SEXUALISING_RE, *views), defused=defused)

@@ -1,0 +1,208 @@
+"""Train the classifier adapters + head on the tune split of a labelled prompt folder, then calibrate.
+
+    python -m vidgen.safety train --data ../shared/data/safety [--epochs 4] [--out vidgen/safety/weights]
+
+Layers 0-3 of MiniLM stay frozen, so their outputs are computed once per prompt (both the fp32 and the int8
+path, as augmentation); only the adapters on layers 4-5 and the head are trained. The tune split is divided
+again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidgen.safety.adapters import (
+    ADAPTED_LAYERS,
+    POOL_SCALE,
+    AdapterConfig,
+    adapter_tensors,
+    attach_adapters,
+    mean_pool,
+)
+from vidgen.safety.categories import CLASSIFIER_CATEGORIES
+from vidgen.safety.data import BENIGN, LabelledPrompt
+from vidgen.safety.embedder import MAX_TOKENS, load_minilm
+from vidgen.safety.normalize import normalize
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+FROZEN_LAYERS = min(ADAPTED_LAYERS)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 4
+    batch_size: int = 16
+    lr: float = 1e-3
+    benign_hard_weight: float = 2.0
+    seed: int = 0
+    rank: int = 8
+    alpha: float = 16.0
+    i2p_categories: tuple[str, ...] = ("sexual",)  # I2P labels are noisy; only its sexual label is used
+
+
+def is_calibration(prompt: str) -> bool:
+    """Second hash byte: a quarter of the tune split is held out for threshold calibration."""
+    return hashlib.sha256(prompt.strip().encode("utf-8")).digest()[1] % 4 == 0
+
+
+def targets(row: LabelledPrompt, config: TrainConfig) -> np.ndarray:
+    y = np.zeros(len(CLASSIFIER_CATEGORIES), np.float32)
+    if row.label == BENIGN or row.source not in ("overt", "i2p"):
+        return y
+    cats = row.policy_categories()
+    if row.source == "i2p":
+        cats = tuple(c for c in cats if c in config.i2p_categories)
+    for cat in cats:
+        if cat in CLASSIFIER_CATEGORIES:
+            y[CLASSIFIER_CATEGORIES.index(cat)] = 1.0
+    return y
+
+
+def is_trainable(row: LabelledPrompt, config: TrainConfig) -> bool:
+    if row.source == "xstest" or row.split != "tune":
+        return False
+    # I2P rows whose only labels are unused would otherwise teach "benign" with noisy labels.
+    return not (row.source == "i2p" and not targets(row, config).any())
+
+
+def frozen_states(texts: Sequence[str], quantized: bool, threads: int = 1) -> list[np.ndarray]:
+    """Outputs of the frozen MiniLM layers 0-3 for each text (unpadded, float16)."""
+    torch.set_num_threads(threads)
+    tok, model, _ = load_minilm(quantize=quantized)
+    out = []
+    with torch.inference_mode():
+        for text in texts:  # one at a time: int8 activation scales depend on the batch
+            batch = tok([text], return_tensors="pt", truncation=True, max_length=MAX_TOKENS)
+            hidden = model(**batch, output_hidden_states=True).hidden_states[FROZEN_LAYERS]
+            out.append(hidden[0].half().numpy())
+    return out
+
+
+class TopLayers(nn.Module):
+    """MiniLM layers 4-5 with adapters, plus the linear head."""
+
+    def __init__(self, layers: nn.ModuleList, config: AdapterConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(copy.deepcopy(layers[i]) for i in range(len(layers)))
+        for param in self.layers.parameters():
+            param.requires_grad = False
+        self.adapters = attach_adapters(self.layers, config)
+        self.adapter_modules = nn.ModuleList(self.adapters.values())
+        self.head = nn.Linear(self.layers[0].output.dense.out_features, len(CLASSIFIER_CATEGORIES))
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for index in ADAPTED_LAYERS:
+            hidden = self.layers[index](hidden, attention_mask=additive)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        return self.head(mean_pool(hidden, mask) * POOL_SCALE)
+
+
+def _pad(states: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(len(s) for s in states)
+    hidden = torch.zeros(len(states), longest, states[0].shape[1])
+    mask = torch.zeros(len(states), longest, dtype=torch.long)
+    for i, s in enumerate(states):
+        hidden[i, : len(s)] = torch.from_numpy(s.astype(np.float32))
+        mask[i, : len(s)] = 1
+    return hidden, mask
+
+
+def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: TrainConfig,
+        log=print) -> TopLayers:
+    torch.manual_seed(config.seed)
+    _, base, _ = load_minilm(quantize=False)
+    top = TopLayers(base.encoder.layer, AdapterConfig(config.rank, config.alpha))
+    params = [p for p in top.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    steps = config.epochs * math.ceil(len(states) / config.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.1)
+    rng = np.random.default_rng(config.seed)
+    top.train()
+    started, step = time.time(), 0
+    for epoch in range(config.epochs):
+        order = rng.permutation(len(states))
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start: start + config.batch_size]
+            hidden, mask = _pad([states[i] for i in idx])
+            logits = top(hidden, mask)
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                logits, torch.from_numpy(y[idx]), reduction="none").mean(1)
+            loss = (loss * torch.from_numpy(weights[idx])).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 100 == 0:
+                log(f"epoch {epoch} step {step}/{steps} loss {loss.item():.4f} {time.time() - started:.0f}s")
+    top.eval()
+    return top
+
+
+def predict(top: TopLayers, states: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    out = np.zeros((len(states), len(CLASSIFIER_CATEGORIES)), np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(states), batch_size):
+            hidden, mask = _pad(states[start: start + batch_size])
+            out[start: start + batch_size] = torch.sigmoid(top(hidden, mask)).numpy()
+    return out
+
+
+def export(top: TopLayers, config: TrainConfig, out_dir: Path, extra: dict) -> None:
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.half().contiguous() for k, v in adapter_tensors(top.adapters, top.head).items()}
+    save_file(tensors, str(out_dir / "classifier.safetensors"))
+    meta = {"categories": list(CLASSIFIER_CATEGORIES), "rank": config.rank, "alpha": config.alpha,
+            "train_config": asdict(config), **extra}
+    (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
+    return [normalize(r.prompt).text for r in rows]
+
+
+def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
+                 threads: int = 1, log=print) -> dict:
+    """Full pipeline: frozen features, adapter training, export, calibration on the held-out quarter."""
+    from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
+    from vidgen.safety.classifier import PromptClassifier
+    from vidgen.safety.data import load
+
+    config = config or TrainConfig()
+    torch.set_num_threads(threads)
+    rows = load(data)
+    fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
+    cal_rows = [r for r in rows if r.split == "tune" and r.source != "xstest" and is_calibration(r.prompt)]
+    log(f"{len(rows)} prompts: fit on {len(fit_rows)}, calibrate on {len(cal_rows)}, report split untouched")
+    texts = normalised_texts(fit_rows)
+    states = frozen_states(texts, quantized=False, threads=threads)
+    states += frozen_states(texts, quantized=True, threads=threads)
+    y = np.stack([targets(r, config) for r in fit_rows] * 2)
+    weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows] * 2,
+                       np.float32)
+    top = fit(states, y, weights, config, log=log)
+    export(top, config, out_dir, {"fit_rows": len(fit_rows), "calibration_rows": len(cal_rows)})
+    classifier = PromptClassifier(out_dir)  # the production (merged, int8) path
+    scores = np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
+                       for t in normalised_texts(cal_rows)])
+    points = {p.name: calibrate(scores, cal_rows, p) for p in OPERATING_POINTS}
+    calibration = {"operating_points": points, "calibration_rows": len(cal_rows),
+                   "budgets": {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
+                               for p in OPERATING_POINTS}}
+    (out_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
+    log(json.dumps(points, indent=2))
+    return calibration
