@@ -155,7 +155,7 @@ def run_extend(
         segment = _segment_request(request, plan.entry, plan.prompt, str(last_frame), plan.seed + index)
         unused = plan.segment_frames - keep  # the repeated first frame, plus any frames past 60 s
         result = None
-        for event in run_job(services, segment, user, cancel, previews, repeated_frames=unused):
+        for event in run_job(services, segment, user, _SegmentCancel(cancel), previews, repeated_frames=unused):
             if isinstance(event, Progress):
                 yield replace(event, message=f"Segment {index + 1}/{plan.segments} · {event.message}")
             elif isinstance(event, Preview):
@@ -167,6 +167,9 @@ def run_extend(
                 yield replace(event, message=f"{event.message} (segment {index + 1}; the clip reached {done_s:.1f} s, "
                                              "earlier segments are in your history)")
                 return
+        if cancel.is_set() and index + 1 < plan.segments:
+            yield Failed("cancelled", f"Cancelled after segment {index + 1}; it is in your history.", job_id)
+            return
         joins.append(len(frames))
         frames = np.concatenate([frames, result.frames[1 : 1 + keep]])
         charged += result.seconds_charged
@@ -174,6 +177,18 @@ def run_extend(
                          "seconds_charged": result.seconds_charged})
     yield Progress(1, 1, 0.0, "Joining the segments…")
     yield Done(_save(services, request, plan, user, job_id, frames, joins, segments, charged))
+
+
+class _SegmentCancel(threading.Event):
+    """One segment's cancel flag: set by the user's cancel, or by `run_job` itself when that segment ends
+    (which must not stop the next segment)."""
+
+    def __init__(self, parent: threading.Event):
+        super().__init__()
+        self._parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._parent.is_set()
 
 
 def _save(services, request: ExtendRequest, plan: ExtendPlan, user, job_id, frames, joins, segments, charged):
