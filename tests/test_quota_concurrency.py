@@ -44,19 +44,20 @@ def test_race_postgres(postgres_url: str) -> None:
 class CheckThenActLedger(Ledger):
     """A deliberately wrong ledger (read the balance, then write) to show the race can catch overspend."""
 
-    def _hold(self, conn, user_id, day, need, limit):  # type: ignore[no-untyped-def]
-        self._ensure_day(conn, user_id, day)
-        row = conn.execute(self._sql.select_day, {"u": user_id, "d": day}).one()
-        if limit is not None and row.used_ms + row.reserved_ms + need > limit + row.bonus_ms:
+    def _hold(self, tx, user_id, day, need, limit):  # type: ignore[no-untyped-def]
+        self._ensure_day(tx, user_id, day)
+        used, reserved, bonus, _ = tx.one(self._sql.select_day, {"u": user_id, "d": day})
+        if limit is not None and used + reserved + need > limit + bonus:
             return False
         time.sleep(0.005)  # widen the window another worker can slip into
-        conn.execute(self._sql.reserve_unlimited, {"u": user_id, "d": day, "need": need})
+        tx.execute(self._sql.reserve_unlimited, {"u": user_id, "d": day, "need": need})
         return True
 
 
 @pytest.mark.postgres
 def test_race_detects_a_check_then_act_ledger(postgres_url: str) -> None:
     result = run_race(postgres_url, threads=50, processes=0, ledger_class=CheckThenActLedger)
+    assert result.errors == []
     assert result.overspend_s > 0
 
 

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from vidgen.quota import Ledger, ManualClock, PlanBook, QuotaExceeded, User
+from vidgen.quota.clock import day_from_key
 from vidgen.quota.ledger import to_ms
 from vidgen.quota.schema import days, reservations
 from vidgen.quota.testing import postgres_schema, postgres_test_url
@@ -100,13 +101,13 @@ class LedgerMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ rules
     @rule(target=jobs, name=user_names, amount=seconds)
     def reserve(self, name: str, amount: float) -> object:
-        self.sweep(self.users[name].user_id)
         return self._reserve(name, amount)
 
     @rule(target=jobs, name=user_names, extra_ms=st.sampled_from([0, 0, 0, 1]))
     def reserve_the_rest(self, name: str, extra_ms: int) -> object:
         """Exactly what is left (must fit), or one millisecond more (must not): the boundary."""
         user_id = self.users[name].user_id
+        self.ledger.balance(self.users[name])  # balance() releases expired reservations; so does the model
         self.sweep(user_id)
         room = self.room_ms(user_id, self.today())
         if self.limit_ms(user_id) is None or room + extra_ms <= 0:
@@ -117,6 +118,9 @@ class LedgerMachine(RuleBasedStateMachine):
         user = self.users[name]
         need, day = to_ms(amount), self.today()
         fits = need <= self.room_ms(user.user_id, day)
+        if not fits:  # the ledger releases expired reservations only when they stand in the way
+            self.sweep(user.user_id)
+            fits = need <= self.room_ms(user.user_id, day)
         job_id = uuid.uuid4().hex
         try:
             self.ledger.reserve(user, job_id, amount)
@@ -208,7 +212,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.ledger.engine.connect() as conn:
             rows = conn.execute(select(days.c.user_id, days.c.day, days.c.used_ms, days.c.reserved_ms,
                                        days.c.bonus_ms).where(days.c.user_id.like(f"{self.prefix}:%"))).all()
-        return {(r.user_id, r.day): (r.used_ms, r.reserved_ms, r.bonus_ms) for r in rows}
+        return {(r.user_id, day_from_key(r.day)): (r.used_ms, r.reserved_ms, r.bonus_ms) for r in rows}
 
     @invariant()
     def database_matches_model_and_never_overspends(self) -> None:
@@ -225,7 +229,8 @@ class LedgerMachine(RuleBasedStateMachine):
                                      .where(reservations.c.state == "reserved",
                                             reservations.c.user_id.like(f"{self.prefix}:%"))).all()
         held: dict[tuple[str, dt.date], int] = {}
-        for user_id, day, ms in open_rows:
+        for user_id, key, ms in open_rows:
+            day = day_from_key(key)
             held[(user_id, day)] = held.get((user_id, day), 0) + ms
         assert {k: v[1] for k, v in snapshot.items() if v[1]} == held
 

@@ -63,6 +63,15 @@ class QuotaCalendar:
         return max(0.0, (reset_utc - instant.astimezone(dt.timezone.utc)).total_seconds())
 
 
+def day_key(day: dt.date) -> int:
+    """A quota day as the integer YYYYMMDD (how the ledger stores it)."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def day_from_key(key: int) -> dt.date:
+    return dt.date(key // 10000, key // 100 % 100, key % 100)
+
+
 def format_wait(seconds: float) -> str:
     """Formats a wait as H:MM:SS, e.g. 18723 -> "5:12:03" (rounded up so it never says 0:00:00 early)."""
     whole = max(0, int(-(-seconds // 1)))

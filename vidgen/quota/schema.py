@@ -1,12 +1,12 @@
 """Ledger tables. Seconds are stored as integer milliseconds so sums never drift; times as UTC epoch
-seconds (double precision) so the same SQL works on SQLite and PostgreSQL."""
+seconds (double precision) and quota days as YYYYMMDD integers, so the same SQL and the same plain
+parameters work on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
     Column,
-    Date,
     Float,
     Index,
     Integer,
@@ -35,7 +35,7 @@ days = Table(
     "quota_days",
     metadata,
     Column("user_id", String(200), primary_key=True),
-    Column("day", Date, primary_key=True),
+    Column("day", Integer, primary_key=True),  # YYYYMMDD in the ledger's zone
     Column("used_ms", BigInteger, nullable=False, default=0),
     Column("reserved_ms", BigInteger, nullable=False, default=0),
     Column("bonus_ms", BigInteger, nullable=False, default=0),
@@ -48,7 +48,7 @@ reservations = Table(
     metadata,
     Column("job_id", String(200), primary_key=True),
     Column("user_id", String(200), nullable=False),
-    Column("day", Date, nullable=False),
+    Column("day", Integer, nullable=False),
     Column("reserved_ms", BigInteger, nullable=False),
     Column("charged_ms", BigInteger, nullable=False, default=0),
     Column("state", String(20), nullable=False),  # reserved | settled | refunded | expired

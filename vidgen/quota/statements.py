@@ -1,4 +1,4 @@
-"""Prebuilt SQL statements for the ledger (built once per ledger, so SQLAlchemy's compiled cache hits)."""
+"""The ledger's SQL, written with SQLAlchemy Core and compiled once per ledger for its dialect."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ClauseElement
 
 from vidgen.quota.schema import audit, days, previews, reservations, users
+from vidgen.quota.sqlexec import Database
 
 _CLOSED_COLUMNS = (reservations.c.job_id, reservations.c.user_id, reservations.c.day, reservations.c.reserved_ms)
 
@@ -18,16 +20,24 @@ def insert_ignore(dialect: str, table: Any) -> Any:
     return module.insert(table).on_conflict_do_nothing()
 
 
-class Statements:
-    """Every statement the ledger runs, as attributes."""
+def insert_without_id(table: Any) -> Any:
+    """INSERT naming every column but the autoincrement id (compiled once, so the columns must be named)."""
+    return table.insert().values({c.name: bindparam(c.name) for c in table.columns if c.name != "id"})
 
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
+
+class Statements:
+    """Every statement the ledger runs, as attributes, compiled for the database's dialect."""
+
+    def __init__(self, db: Database) -> None:
+        dialect = db.engine.dialect.name
         self._users(dialect)
         self._days(dialect)
         self._reservations()
         self._previews()
-        self.insert_audit = audit.insert()
+        self.insert_audit = insert_without_id(audit)
+        for name, statement in list(vars(self).items()):
+            if isinstance(statement, ClauseElement):
+                setattr(self, name, db.compile(statement))
 
     def _users(self, dialect: str) -> None:
         self.select_user = select(users.c.plan, users.c.plan_override, users.c.display_name).where(
@@ -107,6 +117,9 @@ class Statements:
         self.count_recent_previews = select(func.count(), func.min(p.ts)).where(
             p.user_id == bindparam("u"), p.ts > bindparam("since")
         )
-        self.insert_preview = previews.insert()
+        self.insert_preview = insert_without_id(previews)
         self.prune_previews = previews.delete().where(p.user_id == bindparam("u"), p.ts <= bindparam("since"))
         self.clear_previews = previews.delete().where(p.user_id == bindparam("u"))
+        self.set_plan_override = (
+            update(users).where(users.c.user_id == bindparam("u")).values(plan_override=bindparam("plan"))
+        )
