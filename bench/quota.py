@@ -56,6 +56,10 @@ def _pair(ledger: Ledger, user: User) -> None:
     ledger.settle(job_id, 4.0)
 
 
+def _whole_if_integral(seconds: float) -> float | int:
+    return int(seconds) if float(seconds).is_integer() else round(seconds, 3)
+
+
 def postgres_url() -> str:
     url = os.environ.get(POSTGRES_URL_ENV)
     if url:
@@ -91,7 +95,7 @@ def main() -> int:
     results = {
         "sqlite_pairs_per_s": round(sqlite_rate, 1),
         "postgres_pairs_per_s": round(pg_rate, 1),
-        "overspend_seconds": max(sqlite_race.overspend_s, pg_race.overspend_s),
+        "overspend_seconds": _whole_if_integral(max(sqlite_race.overspend_s, pg_race.overspend_s)),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
