@@ -8,6 +8,7 @@ import gradio as gr
 
 from vidgen.jobs import Services
 from vidgen.ui.admin import build_admin_tab
+from vidgen.ui.creative import build_extend_tab, build_free_previews_tab
 from vidgen.ui.history_tab import build_history_tab
 from vidgen.ui.session import current_user, quota_summary
 from vidgen.ui.tabs import build_image_to_video_tab, build_text_to_video_tab, build_video_to_video_tab
@@ -41,6 +42,8 @@ def create_demo(services: Services) -> gr.Blocks:
                 build_image_to_video_tab(services, quota_meter),
                 build_video_to_video_tab(services, quota_meter),
             ]
+            build_free_previews_tab(services, quota_meter)
+            build_extend_tab(services, quota_meter)
             build_history_tab(services, tabs, mode_tabs)
             admin_tab = build_admin_tab(services)
 

@@ -13,6 +13,7 @@ from vidgen.families import adapter_for
 from vidgen.jobs import Services
 from vidgen.quota import format_wait
 from vidgen.requests import ImageToVideoRequest, TextToVideoRequest, VideoToVideoRequest
+from vidgen.ui.creative import camera_controls, camera_field_values, camera_from_values, keyframe_input
 from vidgen.ui.session import current_user, stream_job
 
 GPU_SLOT = "gpu"  # one concurrency group shared by every tab: a single device serves them all
@@ -177,7 +178,8 @@ def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mod
         with gr.Row():
             with gr.Column():
                 controls = common_controls(services, TEXT_TO_VIDEO, "Prompt")
-                tab = ModeTab(TEXT_TO_VIDEO, controls.fields())
+                camera = camera_controls(services, TEXT_TO_VIDEO, controls.model)
+                tab = ModeTab(TEXT_TO_VIDEO, {**controls.fields(), **camera.fields()})
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     cancel = gr.Button("Cancel")
@@ -186,11 +188,13 @@ def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mod
                 out = outputs_column()
 
     def text_to_video(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
-                      request: gr.Request, progress=gr.Progress()):
+                      truck=0, pedestal=0, pan=0, tilt=0, roll=0, zoom=0,
+                      request: gr.Request = None, progress=gr.Progress()):
         job = TextToVideoRequest(
             prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
             duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
             seed=_int_or_none(seed), motion=_motion(motion),
+            camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom),
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
@@ -205,7 +209,10 @@ def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mo
                 image = gr.Image(label="Image (first frame)", type="filepath", sources=["upload", "clipboard"],
                                  elem_classes=["input-image"])
                 controls = common_controls(services, IMAGE_TO_VIDEO, "Prompt (optional)")
-                tab = ModeTab(IMAGE_TO_VIDEO, {"image_path": image, **controls.fields()})
+                last_image = keyframe_input(services, controls.model)
+                camera = camera_controls(services, IMAGE_TO_VIDEO, controls.model)
+                tab = ModeTab(IMAGE_TO_VIDEO, {"image_path": image, **controls.fields(), **camera.fields(),
+                                               "last_image_path": last_image})
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     cancel = gr.Button("Cancel")
@@ -214,11 +221,13 @@ def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mo
                 out = outputs_column()
 
     def image_to_video(image, prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
-                       request: gr.Request, progress=gr.Progress()):
+                       truck=0, pedestal=0, pan=0, tilt=0, roll=0, zoom=0, last_image=None,
+                       request: gr.Request = None, progress=gr.Progress()):
         job = ImageToVideoRequest(
             image_path=image or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
             duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
             seed=_int_or_none(seed), motion=_motion(motion),
+            camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom), last_image_path=last_image or "",
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
@@ -236,7 +245,9 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mo
                 controls = common_controls(services, VIDEO_TO_VIDEO, "Prompt (the new style)")
                 strength = gr.Slider(entry.strength.min, entry.strength.max, value=entry.strength.default,
                                      step=0.05, label="Strength", info="Low keeps the clip; high follows the prompt.")
-                tab = ModeTab(VIDEO_TO_VIDEO, {"video_path": video, **controls.fields(), "strength": strength})
+                camera = camera_controls(services, VIDEO_TO_VIDEO, controls.model)
+                tab = ModeTab(VIDEO_TO_VIDEO, {"video_path": video, **controls.fields(), "strength": strength,
+                                               **camera.fields()})
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     cancel = gr.Button("Cancel")
@@ -245,11 +256,13 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mo
                 out = outputs_column()
 
     def video_to_video(video, prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
-                       strength, request: gr.Request, progress=gr.Progress()):
+                       strength, truck=0, pedestal=0, pan=0, tilt=0, roll=0, zoom=0,
+                       request: gr.Request = None, progress=gr.Progress()):
         job = VideoToVideoRequest(
             video_path=video or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
             duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
             seed=_int_or_none(seed), motion=_motion(motion), strength=strength,
+            camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom),
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
@@ -264,7 +277,9 @@ def fill_fields(services: Services, tab: ModeTab, values: dict[str, Any]) -> lis
         "prompt": "", "negative_prompt": "", "model_id": entry.id, "duration_s": entry.default_duration,
         "resolution": entry.default_resolution.label, "steps": entry.steps.default, "guidance": entry.guidance.default,
         "seed": -1, "motion": 0, "image_path": None, "video_path": None, "strength": entry.strength.default,
+        **camera_field_values(None),
     }
+    values = {**values, **camera_field_values(values.get("camera"))}  # Director Mode sliders
     return [values.get(name) if values.get(name) is not None else defaults.get(name) for name in tab.fields]
 
 
