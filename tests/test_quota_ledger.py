@@ -458,3 +458,24 @@ def test_admin_cli(ledger_url: str, ledger: Ledger, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "roster:alice" in out and "pro" in out
     assert quota_cli(["reset", "roster:ghost", "--db", ledger_url]) == 2
+
+
+# ------------------------------------------------------------------ transient database aborts
+def test_deadlock_victim_is_retried(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL aborts one side of a deadlock with SQLSTATE 40P01; the operation runs again."""
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real_hold = Ledger._hold
+    calls = {"n": 0}
+
+    def hold_failing_once(self: Ledger, *args: object) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Deadlock("deadlock detected")
+        return real_hold(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "_hold", hold_failing_once)
+    ledger.reserve(ALICE, "job", 10)
+    assert calls["n"] == 2 and ledger.balance(ALICE).reserved_s == 10  # the aborted try left nothing behind

@@ -21,7 +21,7 @@ from vidgen.quota.engine import make_engine
 from vidgen.quota.identity import User
 from vidgen.quota.plans import Plan, PlanBook
 from vidgen.quota.schema import audit, days, metadata, users
-from vidgen.quota.sqlexec import Database, Transaction
+from vidgen.quota.sqlexec import Database, Transaction, retry_transient
 from vidgen.quota.statements import Statements
 from vidgen.quota.types import (
     Balance,
@@ -104,6 +104,7 @@ class Ledger:
                        {"u": user.user_id, "plan": user.plan, "name": user.display_name, "source": user.source})
         return self.plans.get(override or user.plan)
 
+    @retry_transient
     def plan_of(self, user: User) -> Plan:
         """The plan in force for `user` (honours set_plan); `.admin` tells whether to show the admin view."""
         _, ts, _ = self._now()
@@ -124,6 +125,7 @@ class Ledger:
         self._release(tx, closed, ts)
         return len(closed)
 
+    @retry_transient
     def sweep_expired(self) -> int:
         """Releases every expired reservation of every user; returns how many."""
         _, ts, _ = self._now()
@@ -152,6 +154,7 @@ class Ledger:
         tx.execute(self._sql.insert_day, {"user_id": user_id, "day": day, "used_ms": 0, "reserved_ms": 0,
                                           "bonus_ms": 0, "previews": 0})
 
+    @retry_transient
     def reserve(self, user: User, job_id: str, seconds: float) -> Reservation:
         """Holds `seconds` for `job_id` before any work starts; raises QuotaExceeded if they do not fit."""
         need = to_ms(seconds)
@@ -183,6 +186,7 @@ class Ledger:
         expires_at = dt.datetime.fromtimestamp(expires_ts, dt.timezone.utc)
         return Reservation(job_id, user.user_id, need / 1000.0, day_from_key(day), expires_at)
 
+    @retry_transient
     def settle(self, job_id: str, actual_seconds: float) -> Settlement:
         """Charges min(actual, reserved) and releases the rest. Repeating it changes nothing."""
         actual = to_ms(actual_seconds)
@@ -217,6 +221,7 @@ class Ledger:
         used, reserved, bonus, _ = tx.one(self._sql.select_day_for_update, {"u": user_id, "d": day})  # type: ignore[misc]
         return UNLIMITED_ROOM_MS if limit is None else max(0, limit + bonus - used - reserved)
 
+    @retry_transient
     def refund(self, job_id: str, outcome: str = "failed") -> Settlement:
         """Returns every reserved second (failure, cancel, safety block, crash). Repeating it changes nothing."""
         _, ts, _ = self._now()
@@ -232,6 +237,7 @@ class Ledger:
             self._audit(tx, ts, user_id, job_id, "refund", reserved_ms, outcome)
         return Settlement(job_id, True, "refunded", 0.0)
 
+    @retry_transient
     def heartbeat(self, job_id: str, ttl_s: float | None = None) -> bool:
         """Pushes an open reservation's expiry out (for jobs that may run longer than the TTL)."""
         _, ts, _ = self._now()
@@ -258,6 +264,7 @@ class Ledger:
             previews_today=previews,
         )
 
+    @retry_transient
     def balance(self, user: User) -> Balance:
         now, ts, day = self._now()
         with self._db.transaction() as tx:
@@ -266,6 +273,7 @@ class Ledger:
             return self._balance_in(tx, user.user_id, plan, now, day)
 
     # ---------------------------------------------------------------- free previews
+    @retry_transient
     def take_preview(self, user: User) -> int:
         """Counts one free preview (no seconds); raises PreviewRateLimited past the per-minute or per-day
         limit of the user's plan. Returns the number of previews taken today."""
@@ -338,6 +346,7 @@ class Ledger:
         if tx.one(self._sql.select_user, {"u": user_id}) is None:
             raise KeyError(f"unknown user {user_id!r}")
 
+    @retry_transient
     def top_up(self, user_id: str, seconds: float) -> UsageRow:
         """Adds `seconds` to the user's allowance for today only."""
         bonus = to_ms(seconds)
@@ -349,6 +358,7 @@ class Ledger:
             self._audit(tx, ts, user_id, None, "top_up", bonus, "admin")
         return self.user_usage(user_id)
 
+    @retry_transient
     def reset_user(self, user_id: str) -> UsageRow:
         """Gives the user today's budget and previews back (running jobs keep their reservations)."""
         _, ts, day = self._now()
@@ -361,6 +371,7 @@ class Ledger:
             self._audit(tx, ts, user_id, None, "reset", used, "admin")
         return self.user_usage(user_id)
 
+    @retry_transient
     def set_plan(self, user_id: str, plan: str) -> UsageRow:
         """Pins a plan for the user; it wins over the plan their identity brings, until changed again."""
         self.plans.get(plan)  # validates the name

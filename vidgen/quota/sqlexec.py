@@ -9,12 +9,42 @@ None are bound (days are YYYYMMDD integers), so no type processing is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.sql import ClauseElement
+
+# PostgreSQL may abort one of two transactions that lock the same rows in different orders (deadlock) or
+# that conflict under stricter isolation; both are safe to run again from the start.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 4
+Result = TypeVar("Result")
+
+
+def is_transient(error: BaseException) -> bool:
+    original = getattr(error, "orig", error)  # SQLAlchemy wraps DBAPI errors
+    return getattr(original, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retry_transient(method: Callable[..., Result]) -> Callable[..., Result]:
+    """Re-runs a method whose only effect is one database transaction when the database aborted it."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return method(*args, **kwargs)
+            except Exception as error:
+                if attempt == ATTEMPTS or not is_transient(error):
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 class CompiledStatement:
