@@ -458,6 +458,10 @@ def test_admin_cli(ledger_url: str, ledger: Ledger, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "roster:alice" in out and "pro" in out
     assert quota_cli(["reset", "roster:ghost", "--db", ledger_url]) == 2
+    capsys.readouterr()
+    assert quota_cli(["audit", ALICE.user_id, "--db", ledger_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines] == ["plan", "top_up"]
 
 
 # ------------------------------------------------------------------ transient database aborts

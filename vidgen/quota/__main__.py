@@ -4,6 +4,7 @@
     top-up     USER_ID SECONDS [--db URL]      extra seconds for today
     reset      USER_ID [--db URL]              give back today's budget
     set-plan   USER_ID PLAN [--db URL]         pin a plan (anonymous/free/pro/admin/...)
+    audit      [USER_ID] [--limit N] [--db URL] newest audit entries (user, job, seconds, outcome, time)
     roster-add ROSTER USERNAME [--plan P]      add a user to a roster CSV (password from prompt or stdin)
     hash-password                              print a hash for a password read from prompt or stdin
 """
@@ -40,11 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vidgen.quota", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("usage", "top-up", "reset", "set-plan"):
+    for name in ("usage", "top-up", "reset", "set-plan", "audit"):
         sub = commands.add_parser(name)
         sub.add_argument("--db", default=DEFAULT_URL, help="ledger URL (default %(default)s)")
         sub.add_argument("--timezone", default="UTC")
-        if name != "usage":
+        if name == "audit":
+            sub.add_argument("user_id", nargs="?")
+            sub.add_argument("--limit", type=int, default=50)
+        elif name != "usage":
             sub.add_argument("user_id")
         if name == "top-up":
             sub.add_argument("seconds", type=float)
@@ -68,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"added {args.username} ({args.plan}) to {args.roster}")
         return 0
     ledger = Ledger(url=args.db, timezone=args.timezone)
+    if args.command == "audit":
+        for entry in ledger.audit_log(args.user_id, args.limit):
+            print(f"{entry['at']:%Y-%m-%d %H:%M:%S}Z {entry['event']:<7} {entry['user_id']:<32} "
+                  f"{entry['job_id'] or '-':<34} {format_seconds(entry['seconds']):>8} {entry['outcome'] or ''}")
+        ledger.close()
+        return 0
     try:
         if args.command == "usage":
             rows = ledger.usage_today()
