@@ -43,6 +43,8 @@ def _sqlite_engine(url: str, database: str | None, durable: bool, **kwargs: Any)
         cursor = dbapi_connection.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Checkpoint (and fsync) every ~40 MB of WAL instead of every 4 MB: far fewer syncs per commit.
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
         # NORMAL in WAL mode: no fsync per commit, still never corrupt; a power cut may drop the last commits.
         cursor.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
         cursor.close()

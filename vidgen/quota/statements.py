@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
@@ -79,7 +79,10 @@ class Statements:
     def _reservations(self) -> None:
         r = reservations.c
         self.insert_reservation = reservations.insert()
-        expired = (r.state == "reserved", r.expires_ts <= bindparam("now"))
+        # The state is rendered as a literal, not bound: only then can SQLite and PostgreSQL (generic plans)
+        # prove the query matches the partial index on open reservations.
+        is_open = r.state == literal_column("'reserved'")
+        expired = (is_open, r.expires_ts <= bindparam("now"))
         closed = {"state": "expired", "outcome": "expired", "closed_ts": bindparam("now")}
         self.expire_user = (
             update(reservations)
@@ -89,7 +92,7 @@ class Statements:
         )
         self.expire_all = update(reservations).where(*expired).values(**closed).returning(*_CLOSED_COLUMNS)
         charged = case((r.reserved_ms < bindparam("actual"), r.reserved_ms), else_=bindparam("actual"))
-        open_job = (r.job_id == bindparam("j"), r.state == "reserved")
+        open_job = (r.job_id == bindparam("j"), is_open)
         self.settle = (
             update(reservations)
             .where(*open_job)
