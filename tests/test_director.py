@@ -152,3 +152,30 @@ def test_text_to_video_on_a_warp_model_warps_the_rendered_frames(camera_services
     assert np.array_equal(plain_frames[0], moved_frames[0])  # same seed; the path starts at the first frame
     assert not np.array_equal(plain_frames[-1], moved_frames[-1])
     assert results[1].recipe["request"]["camera"] == {"pan": 10}
+
+
+# ---- General Motion ---------------------------------------------------------------------------------------
+
+
+def test_general_motion_drives_the_models_own_parameter(camera_services):
+    catalog, settings = camera_services.catalog, camera_services.settings
+    plans = {m: plan_render(TextToVideoRequest(prompt="a cat", model_id="tiny-warp", motion=m), catalog, settings)[1]
+             for m in (None, 1, 10)}
+    assert plans[None].guidance == 3.0  # 0 on the slider: the model's own default
+    assert (plans[1].guidance, plans[10].guidance) == (2.0, 6.0)
+    assert dict(plans[10].extra)["guidance_scale"] == 6.0
+
+
+def test_shipped_motion_mappings_stay_inside_each_models_limits():
+    from vidgen.catalog import Catalog
+    from vidgen.settings import PROJECT_ROOT
+
+    catalog = Catalog.load(PROJECT_ROOT / "vidgen" / "catalog.yaml")
+    for entry in catalog.models.values():
+        assert entry.motion is not None, entry.id
+        low, high = entry.motion.value(1), entry.motion.value(10)
+        assert low < high, entry.id  # more motion, larger value
+        if entry.motion.parameter == "guidance_scale":
+            assert entry.guidance.contains(low) and entry.guidance.contains(high), entry.id
+        else:
+            assert entry.motion.parameter == "motion_bucket_id" and 0 <= low and high <= 255, entry.id

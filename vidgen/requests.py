@@ -141,6 +141,8 @@ def plan_render(request: GenerationRequest, catalog: Catalog, settings: Settings
         raise InvalidRequest(f"Guidance must be between {entry.guidance.min:g} and {entry.guidance.max:g}.")
     if request.motion is not None and not 1 <= request.motion <= 10:
         raise InvalidRequest("General Motion must be between 1 and 10.")
+    if request.motion is not None and entry.motion is not None and entry.motion.parameter == "guidance_scale":
+        guidance = round(entry.motion.value(request.motion), 4)  # the recipe then shows the guidance used
     try:
         camera = CameraMove.from_dict(request.camera)
     except (TypeError, ValueError) as error:
