@@ -5,7 +5,8 @@ found by the concurrency race (50 threads + 4 processes, one user, 104-s budget)
     .venv/bin/python bench/quota.py         # writes bench/results/quota.json
 
 One client, one thread, sequential pairs: each reserve and each settle is its own short transaction
-(SQLite WAL file on local disk; PostgreSQL on 127.0.0.1). The figure is the median of several rounds.
+(SQLite WAL file on local disk; PostgreSQL on 127.0.0.1). The figure is the median of several rounds,
+interleaved between the two databases so both see the same background load.
 """
 
 from __future__ import annotations
@@ -31,23 +32,29 @@ from vidgen.quota.testing import POSTGRES_URL_ENV, postgres_schema  # noqa: E402
 RESULTS = REPO / "bench" / "results" / "quota.json"
 
 
-def pairs_per_second(url: str, seconds_per_round: float, rounds: int) -> tuple[float, list[float]]:
-    ledger = Ledger(url=url)
-    user = User(f"roster:bench-{uuid.uuid4().hex[:8]}", "free", "bench", "roster")
-    ledger.balance(user)
-    ledger.top_up(user.user_id, 10**9)  # a limited plan, so the budget check is on the measured path
-    for _ in range(200):  # warm the pool, the statement caches and the database pages
-        _pair(ledger, user)
-    results = []
-    for _ in range(rounds):
+class PairTimer:
+    """Times rounds of sequential reserve+settle pairs for one user of one ledger."""
+
+    def __init__(self, url: str) -> None:
+        self.ledger = Ledger(url=url)
+        self.user = User(f"roster:bench-{uuid.uuid4().hex[:8]}", "free", "bench", "roster")
+        self.ledger.balance(self.user)
+        self.ledger.top_up(self.user.user_id, 10**9)  # a limited plan: the budget check is on the measured path
+        self.rates: list[float] = []
+        for _ in range(200):  # warm the pool, the prepared statements and the database pages
+            _pair(self.ledger, self.user)
+
+    def round(self, seconds: float) -> None:
         count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds_per_round:
+        while (elapsed := time.perf_counter() - start) < seconds:
             for _ in range(50):
-                _pair(ledger, user)
+                _pair(self.ledger, self.user)
             count += 50
-        results.append(count / elapsed)
-    ledger.close()
-    return statistics.median(results), results
+        self.rates.append(count / elapsed)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates)
 
 
 def _pair(ledger: Ledger, user: User) -> None:
@@ -71,24 +78,29 @@ def postgres_url() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of one timed round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one timed round")
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as scratch:
-        sqlite_url = f"sqlite:///{scratch}/bench.db"
-        sqlite_rate, sqlite_rounds = pairs_per_second(sqlite_url, args.seconds, args.rounds)
+    with tempfile.TemporaryDirectory() as scratch, postgres_schema(postgres_url()) as pg_url:
+        sqlite, postgres = PairTimer(f"sqlite:///{scratch}/bench.db"), PairTimer(pg_url)
+        for _ in range(args.rounds):  # interleaved, so both see the same background load
+            sqlite.round(args.seconds)
+            postgres.round(args.seconds)
+        sqlite.ledger.close()
+        postgres.ledger.close()
         sqlite_race = run_race(f"sqlite:///{scratch}/race.db")
-    with postgres_schema(postgres_url()) as pg_url:
-        pg_rate, pg_rounds = pairs_per_second(pg_url, args.seconds, args.rounds)
         pg_race = run_race(pg_url)
+    sqlite_rate, sqlite_rounds = sqlite.median, sqlite.rates
+    pg_rate, pg_rounds = postgres.median, postgres.rates
 
     for name, race in (("sqlite", sqlite_race), ("postgres", pg_race)):
         if race.errors:
             raise SystemExit(f"{name} race had errors: {race.errors[:3]}")
         print(f"{name} race: granted {race.granted_s} s of {race.budget_s} s in {race.granted} reservations, "
               f"{race.refused} refusals, overspend {race.overspend_s} s", file=sys.stderr)
+    print(f"load average: {os.getloadavg()} on {os.cpu_count()} CPUs", file=sys.stderr)
     print(f"sqlite rounds (pairs/s): {[round(r) for r in sqlite_rounds]}", file=sys.stderr)
     print(f"postgres rounds (pairs/s): {[round(r) for r in pg_rounds]}", file=sys.stderr)
 
