@@ -118,6 +118,10 @@ def test_text_models_get_camera_words(camera_services):
     request = TextToVideoRequest(prompt="a red circle", model_id="tiny-text", camera={"pan": -5}, seed=1)
     _, plan = plan_render(request, camera_services.catalog, camera_services.settings)
     assert plan.prompt == "a red circle, the camera pans left" and plan.mode == TEXT_TO_VIDEO
+    assert plan.output_camera == ()
+    rolled = TextToVideoRequest(prompt="a red circle", model_id="tiny-text", camera={"roll": 4, "zoom": 2}, seed=1)
+    _, plan = plan_render(rolled, camera_services.catalog, camera_services.settings)
+    assert plan.prompt == "a red circle, the camera zooms in" and plan.output_camera == (("roll", 4.0),)
 
 
 def test_warp_models_render_image_to_video_from_a_warped_guide(camera_services, textured_still, tmp_path):

@@ -5,7 +5,7 @@ is centred at c(p), rotated by roll(p) and magnified by zoom(p). Two ways to mak
 the catalog's `camera` field:
 
 * ``text``: the model was trained on camera words (the bundled model); the move becomes phrases such as
-  "the camera pans left" appended to the prompt.
+  "the camera pans left" appended to the prompt (roll, which has no words, warps the rendered frames).
 * ``warp``: any other model. The conditioning frame (image to video) is warped along the path into a guide
   clip that the model then re-renders as video to video; a video-to-video input is warped frame by frame the
   same way; where there is no frame to warp (text to video, or a model without video to video) the rendered
@@ -52,7 +52,6 @@ CAMERA_WORDS = {  # (negative, positive) phrases; the bundled model's training v
     "horizontal": ("the camera pans left", "the camera pans right"),
     "vertical": ("the camera tilts down", "the camera tilts up"),
     "zoom": ("the camera zooms out", "the camera zooms in"),
-    "roll": ("the camera rolls counterclockwise", "the camera rolls clockwise"),
 }
 
 
@@ -134,12 +133,7 @@ def _progress(index: int, frames: int) -> float:
 
 def camera_phrases(move: CameraMove) -> list[str]:
     """Camera words for a text-conditioned model, strongest component first."""
-    components = {
-        "horizontal": move.truck + move.pan,
-        "vertical": move.pedestal + move.tilt,
-        "zoom": move.zoom,
-        "roll": move.roll,
-    }
+    components = {"horizontal": move.truck + move.pan, "vertical": move.pedestal + move.tilt, "zoom": move.zoom}
     ordered = sorted(components.items(), key=lambda item: -abs(item[1]))
     return [CAMERA_WORDS[name][amount > 0] for name, amount in ordered if abs(amount) >= MIN_TEXT_AMOUNT]
 
@@ -159,7 +153,9 @@ def apply_camera(entry: ModelEntry, plan: RenderPlan, move: CameraMove) -> Rende
     if move.is_static or entry.camera == "none":
         return plan
     if entry.camera == "text":
-        return dataclasses.replace(plan, prompt=prompt_with_camera(plan.prompt, move))
+        # Roll has no words in a text-conditioned vocabulary: it is applied to the rendered frames instead.
+        roll = (("roll", move.roll),) if move.roll else ()
+        return dataclasses.replace(plan, prompt=prompt_with_camera(plan.prompt, move), output_camera=roll)
     if plan.mode == IMAGE_TO_VIDEO and plan.image is not None and VIDEO_TO_VIDEO in entry.pipelines:
         if plan.last_image is None:  # keyframe renders keep both ends; the camera then warps the output
             guide = warp_still(np.asarray(plan.image), move, plan.num_frames)
@@ -185,7 +181,7 @@ def strategy(entry: ModelEntry, mode: str) -> str:
     if entry.camera == "none":
         return "not supported"
     if entry.camera == "text":
-        return "camera words in the prompt (the model was trained on them)"
+        return "camera words in the prompt (the model was trained on them); roll turns the rendered frames"
     if mode == TEXT_TO_VIDEO or VIDEO_TO_VIDEO not in entry.pipelines:
         return "the rendered frames are warped along the camera path"
     return "a guide clip warped along the camera path is re-rendered (video to video)"
