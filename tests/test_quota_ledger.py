@@ -483,3 +483,14 @@ def test_deadlock_victim_is_retried(ledger: Ledger, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(Ledger, "_hold", hold_failing_once)
     ledger.reserve(ALICE, "job", 10)
     assert calls["n"] == 2 and ledger.balance(ALICE).reserved_s == 10  # the aborted try left nothing behind
+
+
+def test_database_from_another_schema_version_is_refused(ledger_url: str, ledger: Ledger) -> None:
+    from sqlalchemy import update
+
+    from vidgen.quota.schema import meta
+
+    with ledger.engine.begin() as conn:
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
+    with pytest.raises(RuntimeError, match="schema version 1"):
+        Ledger(url=ledger_url)

@@ -20,9 +20,9 @@ from vidgen.quota.clock import Clock, QuotaCalendar, day_from_key, day_key, syst
 from vidgen.quota.engine import make_engine
 from vidgen.quota.identity import User
 from vidgen.quota.plans import Plan, PlanBook
-from vidgen.quota.schema import audit, days, metadata, users
+from vidgen.quota.schema import SCHEMA_VERSION, audit, days, meta, metadata, users
 from vidgen.quota.sqlexec import Database, Transaction, retry_transient
-from vidgen.quota.statements import Statements
+from vidgen.quota.statements import Statements, insert_ignore
 from vidgen.quota.types import (
     Balance,
     DuplicateJob,
@@ -80,6 +80,21 @@ class Ledger:
         except (IntegrityError, ProgrammingError, OperationalError):
             # Another process created them at the same moment (PostgreSQL's catalog race); check again.
             metadata.create_all(self.engine)
+        self._check_schema_version()
+
+    def _check_schema_version(self) -> None:
+        with self.engine.begin() as conn:
+            found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            if found is None:
+                insert = insert_ignore(self.engine.dialect.name, meta)
+                conn.execute(insert, {"key": "schema_version", "value": str(SCHEMA_VERSION)})
+                return
+        if found != str(SCHEMA_VERSION):
+            raise RuntimeError(
+                f"quota database {self.engine.url.render_as_string(hide_password=True)} has schema version "
+                f"{found}, this vidgen needs {SCHEMA_VERSION}: move the old database aside (its audit "
+                f"table stays readable) and start a new one"
+            )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -17,7 +17,16 @@ from sqlalchemy import (
     text,
 )
 
+SCHEMA_VERSION = 2  # bump when a table changes shape; old databases are refused, not misread
+
 metadata = MetaData()
+
+meta = Table(
+    "quota_meta",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
 
 # Who we have seen, and the plan an admin pinned (plan_override wins over the identity's plan).
 users = Table(
