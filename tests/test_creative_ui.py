@@ -97,6 +97,18 @@ def test_general_motion_reaches_the_recipe(app):
     assert recipe["request"]["motion"] == 10
 
 
+def test_live_previews_stream_before_the_video(app):
+    _, client = app
+    args = t2v_args()
+    args[5] = 6  # steps: one live preview per step
+    job = client.submit(*args, api_name="/text_to_video")
+    outputs = job.outputs() if job.result() else []
+    previews = [o[0] for o in outputs[:-1] if o[0]]
+    assert len(previews) == 6  # one per step, streamed before the result
+    assert Image.open(previews[0]["path"] if isinstance(previews[0], dict) else previews[0]).size == (256, 256)
+    assert outputs[-1][0] is None and video_file(outputs[-1][1]).endswith(".mp4")  # the MP4 replaces it
+
+
 def test_free_previews_then_render_the_picked_still(app):
     services, client = app
     gallery, status = client.predict("a blue square", "", "tiny-wan", 4, 9, api_name="/free_previews")
@@ -143,14 +155,21 @@ def test_extend_through_the_api(app, sample_video):
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory, creative_catalog, safety_filter):
+def browser_app(tmp_path_factory, creative_catalog, safety_filter):
+    services, demo = launch(tmp_path_factory, creative_catalog, safety_filter, "creative-browser")
+    yield services, demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser_app):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: scripts/install_test_services.sh installs it")
         pytest.skip(f"{CHROMIUM} is missing (run scripts/install_test_services.sh)")
     from playwright.sync_api import sync_playwright
 
-    _, demo = launch(tmp_path_factory, creative_catalog, safety_filter, "creative-browser")
+    _, demo = browser_app
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -159,7 +178,6 @@ def page(tmp_path_factory, creative_catalog, safety_filter):
         page.wait_for_selector("text=vidgen")
         yield page
         browser.close()
-    demo.close()
 
 
 def open_tab(page, name: str) -> None:
@@ -240,3 +258,34 @@ def test_extend_in_the_browser(page, sample_video):
     state = wait_for_video(page, "extend.png")
     assert state["duration"] == pytest.approx(4.0, abs=0.3)
     assert "Extended to" in page.locator(".job-status:visible").first.inner_text()
+
+
+@pytest.mark.browser
+def test_live_preview_shows_while_rendering(page):
+    open_tab(page, "Text to Video")
+    page.locator(".prompt:visible textarea").first.fill("a red circle moves to the left")
+    # Record whether the live preview ever shows an image: the final MP4 replaces it, so look while rendering.
+    page.evaluate("""() => {
+        window.__sawPreview = false;
+        const box = [...document.querySelectorAll('.live-preview')].find(el => el.offsetParent !== null);
+        new MutationObserver(() => { if (box.querySelector('img')) window.__sawPreview = true; })
+            .observe(box, {subtree: true, childList: true, attributes: true});
+    }""")
+    page.locator("button:visible", has_text="Generate").first.click()
+    wait_for_video(page, "live_preview.png")
+    assert page.evaluate("window.__sawPreview")
+
+
+@pytest.mark.browser
+def test_general_motion_in_the_browser(page, browser_app):
+    services, _ = browser_app
+    open_tab(page, "Text to Video")
+    page.locator(".prompt:visible textarea").first.fill("a yellow wedge moves up")
+    page.get_by_text("Settings").locator("visible=true").first.click()
+    box = page.get_by_label("General Motion (0 = model default)").locator("visible=true").first
+    box.fill("9")
+    box.press("Enter")
+    page.locator("button:visible", has_text="Generate").first.click()
+    wait_for_video(page, "general_motion.png")
+    rows = [json.loads(p.read_text()) for p in services.settings.output_dir.rglob("recipe.json")]
+    assert any(r["request"]["prompt"] == "a yellow wedge moves up" and r["request"]["motion"] == 9 for r in rows)

@@ -100,7 +100,7 @@ def common_controls(services: Services, mode: str, prompt_label: str) -> CommonC
 
 
 def outputs_column() -> Outputs:
-    preview = gr.Image(label="Live preview", interactive=False, height=256)
+    preview = gr.Image(label="Live preview", interactive=False, height=256, elem_classes=["live-preview"])
     video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, height=320,
                      elem_classes=["result-video"])
     status = gr.Markdown(elem_classes=["job-status"])
