@@ -20,8 +20,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TOY = "vidgen-toy"
 
 
-def bench_services(model_id: str = TOY, allow_tiny: bool = False, threads: int = 1, camera: str | None = None):
-    """(services, model id, note) with torch on `threads` threads; quota disabled (ledger=None)."""
+def bench_services(model_id: str = TOY, allow_tiny: bool = False, threads: int = 1, camera: str | None = None,
+                   source: str | None = None):
+    """(services, model id) with torch on `threads` threads; quota disabled (ledger=None). `source` points the
+    model's catalog entry at another folder (e.g. an export of the toy model other than assets/)."""
     torch.set_num_threads(threads)
     from vidgen.catalog import Catalog
     from vidgen.services import build_services
@@ -31,7 +33,9 @@ def bench_services(model_id: str = TOY, allow_tiny: bool = False, threads: int =
     shipped = PROJECT_ROOT / "vidgen" / "catalog.yaml"
     raw = yaml.safe_load(shipped.read_text())  # every shipped model stays listed: the presets name them
     catalog = Catalog.load(shipped)
-    if model_id in catalog.models and Path(catalog.get(model_id).resolved_source()).is_dir():
+    if model_id in catalog.models and source:
+        raw["models"][model_id]["source"] = str(Path(source).resolve())
+    elif model_id in catalog.models and Path(catalog.get(model_id).resolved_source()).is_dir():
         raw["models"][model_id]["source"] = catalog.get(model_id).resolved_source()
     elif allow_tiny:
         from tests.conftest import TINY_WAN_ENTRY
@@ -57,6 +61,13 @@ def bench_services(model_id: str = TOY, allow_tiny: bool = False, threads: int =
 def machine() -> str:
     cores = f"{os.cpu_count()} cores shared with a background training job"
     return f"{platform.machine()}, {cores}, Python {platform.python_version()}"
+
+
+def add_common_arguments(parser) -> None:
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default=TOY)
+    parser.add_argument("--source", default=None, help="load the model from this folder instead")
+    parser.add_argument("--allow-tiny", action="store_true", help="smoke run on a tiny random model")
 
 
 def model_revision(services, model_id: str) -> str:

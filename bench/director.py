@@ -16,7 +16,7 @@ import json
 import random
 import time
 
-from _creative import RESULTS, TOY, bench_services, machine, model_revision
+from _creative import RESULTS, add_common_arguments, bench_services, machine, model_revision
 
 # Judge label -> the Director Mode setting that asks for it (full strength on one axis).
 MOVES = {
@@ -37,11 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--strategy", choices=["text", "warp"], default="text")
     parser.add_argument("--moves", default=",".join(MOVES))
-    parser.add_argument("--model", default=TOY)
-    parser.add_argument("--allow-tiny", action="store_true")
+    add_common_arguments(parser)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
@@ -52,7 +50,8 @@ def main() -> None:
     from vidgen.toy.judge import judge_clip
     from vidgen.toy.world import render_clip, spec_for
 
-    services, model_id = bench_services(args.model, args.allow_tiny, args.threads, camera=args.strategy)
+    services, model_id = bench_services(args.model, args.allow_tiny, args.threads, camera=args.strategy,
+                                        source=args.source)
     entry = services.catalog.get(model_id)
     steps = args.steps or int(entry.steps.default)
     stills = services.settings.data_dir / "director-stills"

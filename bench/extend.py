@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 
-from _creative import RESULTS, TOY, bench_services, machine, model_revision
+from _creative import RESULTS, add_common_arguments, bench_services, machine, model_revision
 
 PROMPTS = {  # a camera pan never runs out of world; an object move continues from wherever it stopped
     "camera pan": "a red circle on a textured background, the camera pans left",
@@ -26,16 +26,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="18,60")
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--model", default=TOY)
-    parser.add_argument("--allow-tiny", action="store_true")
+    add_common_arguments(parser)
     args = parser.parse_args()
 
     from vidgen.extend import ExtendRequest, run_extend, seam_spike_ratio
     from vidgen.jobs import Done, run_job
     from vidgen.requests import TextToVideoRequest
 
-    services, model_id = bench_services(args.model, args.allow_tiny, args.threads)
+    services, model_id = bench_services(args.model, args.allow_tiny, args.threads, source=args.source)
     entry = services.catalog.get(model_id)
     steps = args.steps or int(entry.steps.default)
     ratios: dict[str, float] = {}

@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 
-from _creative import RESULTS, TOY, bench_services, machine, model_revision
+from _creative import RESULTS, add_common_arguments, bench_services, machine, model_revision
 
 PROMPT = "a red circle moves to the right on a white background"
 
@@ -22,16 +22,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--model", default=TOY)
-    parser.add_argument("--allow-tiny", action="store_true")
+    add_common_arguments(parser)
     args = parser.parse_args()
 
     from vidgen.jobs import Done, Preview, Progress, run_job
     from vidgen.previews import render_free_previews
     from vidgen.requests import TextToVideoRequest
 
-    services, model_id = bench_services(args.model, args.allow_tiny, args.threads)
+    services, model_id = bench_services(args.model, args.allow_tiny, args.threads, source=args.source)
     entry = services.catalog.get(model_id)
     steps = args.steps or int(entry.steps.default)
     request = TextToVideoRequest(prompt=PROMPT, model_id=model_id, steps=steps, seed=1)
