@@ -34,4 +34,5 @@ test: install-dev test-services lint
 	. scripts/test_env.sh && $(PY) -m pytest -q
 
 bench: install-dev
+	. scripts/test_env.sh && $(PY) bench/quota.py
 	$(PY) bench/overhead.py

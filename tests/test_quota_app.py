@@ -39,7 +39,7 @@ def test_only_admins_can_use_the_admin_endpoints(app, tmp_path):
         alice.predict("roster:alice", 100, api_name="/admin_top_up")
     usage = teacher.predict(api_name="/admin_usage")
     rows = {row[0]: row for row in usage["data"]}
-    assert rows["roster:alice"][3] == pytest.approx(1.125)
+    assert rows["roster:alice"][3] == pytest.approx(1.125, abs=0.05)  # the table shows 0.1 s
     teacher.predict("roster:alice", 50, api_name="/admin_top_up")
     alice_user = User("roster:alice", "free", "alice", "roster")
     assert services.ledger.balance(alice_user).limit_s == pytest.approx(154)

@@ -6,6 +6,7 @@ instead of misbehaving when a user picks it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from vidgen.catalog import TEXT_TO_VIDEO, Catalog
 from vidgen.requests import GenerationRequest, InvalidRequest, plan_render, request_from_dict
 from vidgen.settings import PROJECT_ROOT, Settings
 
+log = logging.getLogger(__name__)
 PRESETS_DIR = PROJECT_ROOT / "presets"
 ALLOWED_KEYS = {"name", "description", "mode", "model", "prompt", "negative_prompt", "parameters", "camera", "tags"}
 INPUT_KEYS = ("image_path", "last_image_path", "video_path")
@@ -88,6 +90,9 @@ def load_presets(catalog: Catalog, settings: Settings, folder: Path = PRESETS_DI
     presets = {}
     for path in sorted(Path(folder).glob("*.yaml")):
         preset = read_preset(path)
+        if preset.model not in catalog.models:  # a deployment may ship a trimmed catalog
+            log.info("Preset %s skipped: model '%s' is not in this catalog", path.name, preset.model)
+            continue
         validate(preset, catalog, settings)
         presets[preset.key] = preset
     return presets

@@ -280,6 +280,8 @@ def fill_fields(services: Services, tab: ModeTab, values: dict[str, Any]) -> lis
         **camera_field_values(None),
     }
     values = {**values, **camera_field_values(values.get("camera"))}  # Director Mode sliders
+    for name in ("image_path", "last_image_path", "video_path"):
+        values[name] = values.get(name) or None  # "" would make Gradio look for a file named ""
     return [values.get(name) if values.get(name) is not None else defaults.get(name) for name in tab.fields]
 
 
