@@ -102,3 +102,22 @@ def test_flow_loss_is_finite_for_text_and_image_conditioning(share):
     loss = flow_loss(parts, TINY_ARCH, latents, ["a red circle", ""], torch.Generator().manual_seed(0), share)
     loss.backward()
     assert torch.isfinite(loss) and parts.transformer.patch_embedding.weight.grad is not None
+
+
+def test_decoder_finetune_keeps_the_encoder_and_export_uses_the_new_decoder(tmp_path):
+    from vidgen.toy.decoder import DecoderConfig, finetune_decoder, load_vae
+    from vidgen.toy.export import export_run
+
+    train(tiny_config(tmp_path, "d"), TINY_ARCH, TINY_WORLD)
+    run_dir = tmp_path / "d"
+    finetune_decoder(DecoderConfig(run_dir=str(run_dir), steps=2, batch=1), TINY_ARCH, TINY_WORLD)
+    tuned = torch.load(run_dir / "decoder.pt", weights_only=False)["vae"]
+    before = load_vae(run_dir, TINY_ARCH).state_dict()
+    assert all(torch.equal(before[k], tuned[k]) for k in before if k.startswith("encoder."))
+    assert any(not torch.equal(before[k], tuned[k]) for k in before if k.startswith("decoder."))
+    info = export_run(run_dir, tmp_path / "d-final", vae_steps=2, arch=TINY_ARCH, world=TINY_WORLD)
+    assert info["decoder_finetune_steps"] == 2 and info["transformer_steps"] == 3
+    from diffusers import AutoencoderKLWan
+
+    exported = AutoencoderKLWan.from_pretrained(str(tmp_path / "d-final" / "vae")).state_dict()
+    assert all(torch.equal(exported[k], tuned[k]) for k in tuned)

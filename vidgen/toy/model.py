@@ -74,7 +74,7 @@ def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
     return AutoencoderKLWan(
         base_dim=arch.vae_base_dim,
         z_dim=arch.z_dim,
-        dim_mult=[1, 2],
+        dim_mult=[1, 1],
         num_res_blocks=1,
         attn_scales=[],
         temperal_downsample=[False],
@@ -83,6 +83,7 @@ def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
         in_channels=12,
         out_channels=12,
         patch_size=2,
+        is_residual=True,
         scale_factor_temporal=1,
         scale_factor_spatial=4,
     )
