@@ -49,6 +49,14 @@ def test_only_admins_can_use_the_admin_endpoints(app, tmp_path):
     assert services.ledger.balance(alice_user).used_s == 0
 
 
+def wait_for_text(page, selector: str, text: str, timeout: int = 30_000) -> None:
+    """Wait until some element matching `selector` shows `text` (Markdown splits text across nodes)."""
+    page.wait_for_function(
+        "([sel, text]) => [...document.querySelectorAll(sel)].some(el => el.innerText.includes(text))",
+        arg=[selector, text], timeout=timeout,
+    )
+
+
 @pytest.mark.browser
 def test_meter_updates_and_generate_explains_a_refusal(app, tmp_path):
     if not Path(CHROMIUM).exists():
@@ -68,20 +76,20 @@ def test_meter_updates_and_generate_explains_a_refusal(app, tmp_path):
         page.get_by_label("username").fill("alice")
         page.get_by_label("password").fill(PASSWORDS["alice"])
         page.get_by_role("button", name="Login").click()
-        meter = page.locator("#quota-meter")
-        meter.get_by_text("104 s left today").wait_for(timeout=30_000)
+        wait_for_text(page, "#quota-meter", "104 s left today")
         assert "1 s" in page.locator(".cost-line:visible").first.inner_text()  # cost shown before clicking
         page.locator(".prompt:visible textarea").first.fill("a red circle moves left")
         page.locator("button:visible", has_text="Generate").first.click()
-        meter.get_by_text("102.9 s left today").wait_for(timeout=120_000)  # 104 - 1.125
+        wait_for_text(page, "#quota-meter", "102.9 s left today", timeout=120_000)  # 104 - 1.125
 
         services.ledger.reserve(alice, "spend-the-rest", 102.5)
         services.ledger.settle("spend-the-rest", 102.5)
         page.reload()
         button = page.locator("button:visible", has_text="Generate").first
-        page.get_by_text("daily limit reached").first.wait_for(timeout=30_000)
+        wait_for_text(page, ".cost-line", "not enough left today")
         assert "try again in" in button.inner_text()
+        page.locator(".prompt:visible textarea").first.fill("a red circle moves left")
         button.click()
-        page.locator(".job-status:visible").get_by_text("Try again in").wait_for(timeout=30_000)
+        wait_for_text(page, ".job-status", "Try again in")
         page.screenshot(path=str(Path(__file__).resolve().parent.parent / "test-artifacts" / "quota_refused.png"))
         browser.close()
