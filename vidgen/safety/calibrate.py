@@ -1,7 +1,8 @@
 """Choose per-category thresholds for each operating point from classifier scores on held-out prompts.
 
 Greedy: start every blocked category at a high threshold and keep lowering the one whose next step buys the
-most recall (mean over the target groups) per extra false positive, while the false-positive budgets hold.
+most recall (mean plus minimum over the target groups) per extra false positive, while the false-positive
+budgets hold. Prompts the rules layer blocks count as flagged from the start.
 """
 
 from __future__ import annotations
@@ -49,16 +50,20 @@ def _groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.n
     return {k: np.array(v, int) for k, v in targets.items() if v}, np.array(hard, int), np.array(plain, int)
 
 
-def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: OperatingPoint) -> dict[str, float]:
+def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: OperatingPoint,
+              rule_blocked: np.ndarray | None = None) -> dict[str, float]:
+    """`rule_blocked` marks prompts the rules layer already blocks under this policy (they cost nothing)."""
     targets, hard, plain = _groups(rows)
+    base = np.zeros(len(rows), bool) if rule_blocked is None else rule_blocked.astype(bool)
     cats = [CLASSIFIER_CATEGORIES.index(c) for c in point.blocked]
     level = {c: len(GRID) - 1 for c in cats}  # index into GRID, start at the strictest
 
     def evaluate(levels: dict[int, int]) -> tuple[float, float, float]:
-        flagged = np.zeros(len(rows), bool)
+        flagged = base.copy()
         for c, k in levels.items():
             flagged |= scores[:, c] >= GRID[k]
-        recall = float(np.mean([flagged[idx].mean() for idx in targets.values()]))
+        per_group = [flagged[idx].mean() for idx in targets.values()]
+        recall = float(np.mean(per_group) + np.min(per_group))  # favour the weakest group too
         fp_hard = float(flagged[hard].mean()) if len(hard) else 0.0
         fp_plain = float(flagged[plain].mean()) if len(plain) else 0.0
         return recall, fp_hard, fp_plain

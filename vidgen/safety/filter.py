@@ -62,6 +62,11 @@ class SafetyFilter:
             return decision
         return self._classifier_decision(norm, hits, self.classifier.score(norm.text))
 
+    def check_rules(self, text: str) -> SafetyDecision | None:
+        """The rules layer alone: a block decision, or None when no rule fires (used for calibration)."""
+        norm = normalize(text)
+        return self._rules_decision(norm, match_rules(norm))
+
     def _rules_decision(self, norm: NormalizedText, hits: RuleHits) -> SafetyDecision | None:
         sexual = hits.explicit.get("sexual", ()) + hits.sexualising
         if hits.minors and sexual:

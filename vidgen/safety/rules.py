@@ -36,7 +36,7 @@ MINOR_TERMS = (
 # that set `suggestive_terms: true`, e.g. classroom).
 TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sexual": (
-        (r"porn", r"porno\w*", r"pornstars?", r"prn", r"nsfw", r"xxx", r"hentai", r"nudes?", r"nudity",
+        (r"porn", r"pornos?", r"pornstars?", r"prn", r"nsfw", r"xxx", r"hentai", r"nudes?", r"nudity",
          r"naked", r"topless",
          r"bottomless", r"genital\w*", r"penis(?:es)?", r"vagina\w*", r"vulva", r"nipples?", r"erotic\w*",
          r"sex scenes?", r"having sex", r"sex acts?", r"sexual intercourse", r"intercourse", r"blow ?jobs?",
@@ -58,8 +58,17 @@ TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "self_harm": (
         (r"kill(?:s|ing)? (?:my|him|her|them|your)sel(?:f|ves)",
          r"(?:cut|cuts|cutting|slit|slits|slitting|slashing) (?:my |his |her |their |your )?wrists?",
-         r"hang(?:s|ed|ing)? (?:my|him|her|them|your)sel(?:f|ves)", r"self[- ]?mutilat\w*"),
-        (r"suicid\w*", r"self[- ]?harm\w*",
+         r"hang(?:s|ed|ing)? (?:my|him|her|them|your)sel(?:f|ves)", r"self[- ]?mutilat\w*",
+         r"(?:end|ends|ending|take|takes|taking|took) (?:my|his|her|their|your) (?:own )?li(?:fe|ves)",
+         r"suicide notes?", r"(?:commit|commits|committing|attempt|attempts|attempting) suicide",
+         r"(?:tighten\w*|tie\w*|fasten\w*) (?:a |the )?(?:noose|rope around (?:my|his|her|their) neck)",
+         r"noose (?:around|tightened around|tight around) (?:my|his|her|their) neck",
+         r"(?:cut|cuts|cutting|carv\w*|incisions?|slash\w*) (?:on|into) (?:my|his|her|their) (?:own )?"
+         r"(?:skin|arms?|wrists?|thighs?|chest|body)",
+         r"(?:fresh )?(?:cuts|wounds) on (?:my|his|her|their) wrists", r"lethal dos(?:e|es|age|ages)",
+         r"self[- ]?harm (?:techniques|methods|tutorial)", r"methods? (?:of|for) self[- ]?harm(?! prevention)",
+         r"how to (?:effectively |properly )?self[- ]?harm"),
+        (r"suicid\w*", r"self[- ]?harm\w*", r"end it all",
          r"razor blades? (?:to|on|against) (?:the |my |his |her |their )?(?:skin|wrist|arm)\w*",
          r"overdos\w*", r"noose"),
     ),

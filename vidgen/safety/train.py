@@ -2,8 +2,8 @@
 
     python -m vidgen.safety train --data ../shared/data/safety [--epochs 4] [--out vidgen/safety/weights]
 
-Layers 0-3 of MiniLM stay frozen, so their outputs are computed once per prompt (both the fp32 and the int8
-path, as augmentation); only the adapters on layers 4-5 and the head are trained. The tune split is divided
+Layers 0-3 of MiniLM stay frozen (int8, exactly as at inference), so their outputs are computed once per
+prompt; only the adapters on layers 4-5 and the head are trained. The tune split is divided
 again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen.
 """
 
@@ -181,6 +181,7 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
     from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
     from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.data import load
+    from vidgen.safety.filter import SafetyFilter
 
     config = config or TrainConfig()
     torch.set_num_threads(threads)
@@ -189,17 +190,20 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
     cal_rows = [r for r in rows if r.split == "tune" and r.source != "xstest" and is_calibration(r.prompt)]
     log(f"{len(rows)} prompts: fit on {len(fit_rows)}, calibrate on {len(cal_rows)}, report split untouched")
     texts = normalised_texts(fit_rows)
-    states = frozen_states(texts, quantized=False, threads=threads)
-    states += frozen_states(texts, quantized=True, threads=threads)
-    y = np.stack([targets(r, config) for r in fit_rows] * 2)
-    weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows] * 2,
+    states = frozen_states(texts, quantized=True, threads=threads)
+    y = np.stack([targets(r, config) for r in fit_rows])
+    weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
                        np.float32)
     top = fit(states, y, weights, config, log=log)
     export(top, config, out_dir, {"fit_rows": len(fit_rows), "calibration_rows": len(cal_rows)})
     classifier = PromptClassifier(out_dir)  # the production (merged, int8) path
     scores = np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
                        for t in normalised_texts(cal_rows)])
-    points = {p.name: calibrate(scores, cal_rows, p) for p in OPERATING_POINTS}
+    points = {}
+    for point in OPERATING_POINTS:
+        rules = SafetyFilter.from_policy(point.name, classifier=classifier, image_classifier=None)
+        ruled = np.array([rules.check_rules(r.prompt) is not None for r in cal_rows])
+        points[point.name] = calibrate(scores, cal_rows, point, rule_blocked=ruled)
     calibration = {"operating_points": points, "calibration_rows": len(cal_rows),
                    "budgets": {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
                                for p in OPERATING_POINTS}}
