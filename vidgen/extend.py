@@ -2,9 +2,11 @@
 
 Each segment is an ordinary image-to-video job (`run_job`) whose first frame is the clip's current last
 frame, with the same prompt or a new one: so every segment passes the safety filter, is reserved and settled
-on its own, and appears in the history. A segment's first frame repeats the frame it continues from; it is
-dropped from the joined clip and not charged, so each step costs exactly the seconds it adds. The joined clip
-is then saved as one more job whose recipe lists the segments and where the joins are.
+on its own, and appears in the history. A segment's first frame repeats the frame it continues from, and the
+next `settle_frames` (default 2) are still settling from it (on the bundled model they jump visibly: the
+decoder sees the conditioning frame next to freshly generated ones); they are all left out of the joined clip
+and not charged, so each step costs exactly the seconds it adds. The joined clip is then saved as one more job
+whose recipe lists the segments and where the joins are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vidgen.requests import ImageToVideoRequest, InvalidRequest, resolve_seed
 
 MAX_TOTAL_S = 60.0
 RUNWAY_GEN2_LIMIT_S = 18.0
+SETTLE_FRAMES = 2  # frames after the repeated one that are still settling from the conditioning frame
 EXTEND_MODE = "extend"
 
 
@@ -45,6 +48,7 @@ class ExtendRequest:
     seed: int | None = None
     motion: int | None = None
     camera: dict[str, float] = field(default_factory=dict)
+    settle_frames: int = SETTLE_FRAMES
 
     mode = EXTEND_MODE
 
@@ -65,11 +69,16 @@ class ExtendPlan:
     segment_frames: int  # frames one segment renders (its first repeats the clip's last)
     segments: int
     seed: int
+    skip: int = 1  # leading frames of each segment left out: the repeated frame plus the settling ones
+
+    @property
+    def added_per_segment(self) -> int:
+        return self.segment_frames - self.skip
 
     @property
     def total_frames(self) -> int:
         limit = round(MAX_TOTAL_S * self.entry.fps)
-        return min(limit, len(self.frames) + self.segments * (self.segment_frames - 1))
+        return min(limit, len(self.frames) + self.segments * self.added_per_segment)
 
 
 def plan_extend(services: Services, request: ExtendRequest) -> ExtendPlan:
@@ -96,9 +105,12 @@ def plan_extend(services: Services, request: ExtendRequest) -> ExtendPlan:
         raise InvalidRequest(f"The clip is already {current_s:.1f} s long; ask for more than that.")
     prompt = request.prompt.strip() or _recipe_prompt(request.video_path)
     segment = _segment_frames(entry)
+    skip = 1 + request.settle_frames
+    if not 0 <= request.settle_frames or segment - skip < 1:
+        raise InvalidRequest(f"settle_frames must be between 0 and {segment - 2} for {entry.label}.")
     missing = round(request.target_s * entry.fps) - len(clip)
-    segments = -(-missing // (segment - 1))
-    return ExtendPlan(entry, clip, prompt, segment, segments, resolve_seed(request.seed))
+    segments = -(-missing // (segment - skip))
+    return ExtendPlan(entry, clip, prompt, segment, segments, resolve_seed(request.seed), skip)
 
 
 def _segment_frames(entry: ModelEntry) -> int:
@@ -149,11 +161,11 @@ def run_extend(
     work.mkdir(parents=True, exist_ok=True)
     limit = round(MAX_TOTAL_S * plan.entry.fps)
     for index in range(plan.segments):
-        keep = min(plan.segment_frames - 1, limit - len(frames))
+        keep = min(plan.added_per_segment, limit - len(frames))
         last_frame = work / f"segment-{index}-start.png"
         Image.fromarray(frames[-1]).save(last_frame)
         segment = _segment_request(request, plan.entry, plan.prompt, str(last_frame), plan.seed + index)
-        unused = plan.segment_frames - keep  # the repeated first frame, plus any frames past 60 s
+        unused = plan.segment_frames - keep  # repeated + settling frames, plus any frames past 60 s
         result = None
         for event in run_job(services, segment, user, _SegmentCancel(cancel), previews, repeated_frames=unused):
             if isinstance(event, Progress):
@@ -171,7 +183,7 @@ def run_extend(
             yield Failed("cancelled", f"Cancelled after segment {index + 1}; it is in your history.", job_id)
             return
         joins.append(len(frames))
-        frames = np.concatenate([frames, result.frames[1 : 1 + keep]])
+        frames = np.concatenate([frames, result.frames[plan.skip : plan.skip + keep]])
         charged += result.seconds_charged
         segments.append({"job_id": result.job_id, "seed": result.seed, "frames_added": int(keep),
                          "seconds_charged": result.seconds_charged})
