@@ -13,14 +13,15 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from vidgen.quota import IdentityResolver, Roster, User
 from vidgen.ui import create_demo
 
-PASSWORDS = {"alice": "alice-pw", "teacher": "teacher-pw"}
+PASSWORDS = {"alice": "alice-pw", "carol": "carol-pw", "teacher": "teacher-pw"}
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, catalog_path, safety_filter):
     services = make_services(tmp_path_factory.mktemp("quota-app"), catalog_path, safety_filter)
-    roster = Roster(entries={}).with_user("alice", PASSWORDS["alice"], "free").with_user(
-        "teacher", PASSWORDS["teacher"], "admin")
+    roster = Roster(entries={})
+    for name, password in PASSWORDS.items():
+        roster = roster.with_user(name, password, "admin" if name == "teacher" else "free")
     services.identity = IdentityResolver(roster=roster, salt="test", trusted_proxy=False)
     demo = create_demo(services)
     demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", auth=roster.verify)
@@ -66,15 +67,13 @@ def test_meter_updates_and_generate_explains_a_refusal(app, tmp_path):
     from playwright.sync_api import sync_playwright
 
     services, url = app
-    alice = User("roster:alice", "free", "alice", "roster")
-    services.ledger.set_plan(alice.user_id, "free")
-    services.ledger.reset_user(alice.user_id)
+    carol = User("roster:carol", "free", "carol", "roster")  # untouched by the admin test above
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(url)
-        page.get_by_label("username").fill("alice")
-        page.get_by_label("password").fill(PASSWORDS["alice"])
+        page.get_by_label("username").fill("carol")
+        page.get_by_label("password").fill(PASSWORDS["carol"])
         page.get_by_role("button", name="Login").click()
         wait_for_text(page, "#quota-meter", "104 s left today")
         assert "1 s" in page.locator(".cost-line:visible").first.inner_text()  # cost shown before clicking
@@ -82,7 +81,7 @@ def test_meter_updates_and_generate_explains_a_refusal(app, tmp_path):
         page.locator("button:visible", has_text="Generate").first.click()
         wait_for_text(page, "#quota-meter", "102.9 s left today", timeout=120_000)  # 104 - 1.125
 
-        services.ledger.reserve(alice, "spend-the-rest", 102.5)
+        services.ledger.reserve(carol, "spend-the-rest", 102.5)
         services.ledger.settle("spend-the-rest", 102.5)
         page.reload()
         button = page.locator("button:visible", has_text="Generate").first
