@@ -44,13 +44,23 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def generate_and_wait_for_video(page, shot: str) -> dict:
-    page.locator("button:visible", has_text="Generate").first.click()
-    video = page.locator(".result-video video:visible").first
-    video.wait_for(timeout=120_000)
-    page.wait_for_function(
-        "el => el.readyState >= 2 && el.duration > 0", arg=video.element_handle(), timeout=60_000
+def visible_result_src(page) -> str:
+    return page.evaluate(
+        "() => ([...document.querySelectorAll('.result-video video')].find(el => el.offsetParent !== null)"
+        " || {currentSrc: ''}).currentSrc"
     )
+
+
+def generate_and_wait_for_video(page, shot: str) -> dict:
+    """Click Generate and wait for a *new* result video (not the one a previous test left on the page)."""
+    previous_src = visible_result_src(page)
+    page.locator("button:visible", has_text="Generate").first.click()
+    page.wait_for_function(
+        """old => [...document.querySelectorAll('.result-video video')].some(
+               el => el.offsetParent !== null && el.currentSrc !== old && el.readyState >= 2 && el.duration > 0)""",
+        arg=previous_src, timeout=120_000,
+    )
+    video = page.locator(".result-video video:visible").first
     state = video.evaluate("el => ({readyState: el.readyState, duration: el.duration, src: el.currentSrc})")
     page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
     return state
@@ -86,3 +96,30 @@ def test_blocked_prompt_shows_why_next_to_the_prompt(page):
     status = page.locator(".job-status:visible").first
     status.get_by_text("Blocked").wait_for(timeout=30_000)
     assert "Blocked" in status.inner_text()
+
+
+def test_history_reuse_settings_regenerates_the_same_video(page):
+    """Generate, open History, reuse settings, regenerate: the same frames come out."""
+    import httpx
+
+    from tests.test_studio import decoded_frames
+
+    open_tab(page, "Text to Video")
+    page.locator(".prompt:visible textarea").first.fill("a green square moves down")
+    first = generate_and_wait_for_video(page, "history_first.png")
+    open_tab(page, "History")
+    page.locator(".history-gallery button, .history-gallery img").first.wait_for(timeout=30_000)
+    page.locator(".history-gallery img").first.click()
+    page.locator(".history-video video").first.wait_for(timeout=30_000)
+    page.locator("button.history-reuse, .history-reuse button, .history-reuse").first.click()
+    page.get_by_role("tab", name="Text to Video", selected=True).wait_for(timeout=30_000)
+    assert page.locator(".prompt:visible textarea").first.input_value() == "a green square moves down"
+    second = generate_and_wait_for_video(page, "history_reused.png")
+    assert second["src"] != first["src"]  # a new job, written to a new file
+    frames = []
+    for state in (first, second):
+        path = ARTIFACTS / f"history-{len(frames)}.mp4"
+        path.write_bytes(httpx.get(state["src"]).content)
+        frames.append(decoded_frames(path))
+    assert (frames[0] == frames[1]).all()
+
