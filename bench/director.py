@@ -39,17 +39,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--strategy", choices=["text", "warp"], default="text")
     parser.add_argument("--moves", default=",".join(MOVES))
+    parser.add_argument("--guide-strength", type=float, default=None, help="warp: video-to-video strength")
     add_common_arguments(parser)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
     from PIL import Image
 
+    import vidgen.director
     from vidgen.jobs import Done, run_job
     from vidgen.requests import ImageToVideoRequest, TextToVideoRequest
     from vidgen.toy.judge import judge_clip
     from vidgen.toy.world import render_clip, spec_for
 
+    if args.guide_strength is not None:
+        vidgen.director.WARP_GUIDE_STRENGTH = args.guide_strength
     services, model_id = bench_services(args.model, args.allow_tiny, args.threads, camera=args.strategy,
                                         source=args.source)
     entry = services.catalog.get(model_id)
@@ -89,6 +93,7 @@ def main() -> None:
         "clips_per_move": args.clips,
         "verdicts": details,
         "strategy": args.strategy,
+        "warp_guide_strength": vidgen.director.WARP_GUIDE_STRENGTH if args.strategy == "warp" else None,
         "settings": {move: MOVES[move] for move in agreement},
         "model": model_id,
         "model_revision": model_revision(services, model_id),

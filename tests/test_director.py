@@ -13,6 +13,7 @@ from tests.conftest import TINY_WAN_ENTRY, make_services
 from vidgen.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_VIDEO
 from vidgen.director import (
     AXES,
+    WARP_GUIDE_STRENGTH,
     CameraMove,
     camera_phrases,
     prompt_with_camera,
@@ -132,7 +133,7 @@ def test_warp_models_render_image_to_video_from_a_warped_guide(camera_services, 
     request = ImageToVideoRequest(image_path=str(sample_image), model_id="tiny-warp", camera={"zoom": 6}, seed=1)
     _, plan = plan_render(request, camera_services.catalog, camera_services.settings)
     assert plan.mode == VIDEO_TO_VIDEO and len(plan.video) == plan.num_frames
-    assert plan.strength == pytest.approx(0.6)
+    assert plan.strength == pytest.approx(WARP_GUIDE_STRENGTH)
     assert np.asarray(plan.video[0]).tolist() != np.asarray(plan.video[-1]).tolist()
     static = ImageToVideoRequest(image_path=str(sample_image), model_id="tiny-warp", seed=1)
     assert plan_render(static, camera_services.catalog, camera_services.settings)[1].mode == IMAGE_TO_VIDEO
