@@ -109,6 +109,15 @@ def main() -> None:
     out = RESULTS / (args.out or ("director.json" if args.strategy == "text" else "director_warp.json"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    headline = RESULTS / "director.json"
+    if args.strategy == "warp" and not args.out and headline.exists():  # summarise next to the headline figures
+        summary = json.loads(headline.read_text())
+        summary.setdefault("other_strategies", {})["warp_image_to_video"] = {
+            "direction_agreement": agreement, "mean_agreement": result["mean_agreement"],
+            "warp_guide_strength": result["warp_guide_strength"], "model_revision": result["model_revision"],
+            "details": "bench/results/director_warp.json",
+        }
+        headline.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("direction_agreement", "mean_agreement")}, indent=2))
 
 
