@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -273,8 +274,8 @@ def test_live_preview_shows_while_rendering(page):
             .observe(box, {subtree: true, childList: true, attributes: true});
     }""")
     page.locator("button:visible", has_text="Generate").first.click()
+    page.wait_for_function("window.__sawPreview === true", timeout=60_000)  # fails if no preview ever shows
     wait_for_video(page, "live_preview.png")
-    assert page.evaluate("window.__sawPreview")
 
 
 @pytest.mark.browser
@@ -288,5 +289,10 @@ def test_general_motion_in_the_browser(page, browser_app):
     box.press("Enter")
     page.locator("button:visible", has_text="Generate").first.click()
     wait_for_video(page, "general_motion.png")
-    rows = [json.loads(p.read_text()) for p in services.settings.output_dir.rglob("recipe.json")]
-    assert any(r["request"]["prompt"] == "a yellow wedge moves up" and r["request"]["motion"] == 9 for r in rows)
+    for _ in range(120):  # the page may still show the previous result: wait for this job's recipe
+        rows = [json.loads(p.read_text()) for p in services.settings.output_dir.rglob("recipe.json")]
+        if any(r["request"]["prompt"] == "a yellow wedge moves up" for r in rows):
+            break
+        time.sleep(0.5)
+    assert any(r["request"]["prompt"] == "a yellow wedge moves up" and r["request"]["motion"] == 9 for r in rows), [
+        (r["request"].get("prompt"), r["request"].get("motion")) for r in rows]

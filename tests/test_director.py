@@ -104,6 +104,8 @@ def camera_catalog(tmp_path_factory, tiny_wan_dir):
     models = {
         "tiny-warp": {**TINY_WAN_ENTRY, "source": str(tiny_wan_dir), "camera": "warp"},
         "tiny-text": {**TINY_WAN_ENTRY, "source": str(tiny_wan_dir), "camera": "text"},
+        "tiny-warp-t2v-only": {**TINY_WAN_ENTRY, "source": str(tiny_wan_dir), "camera": "warp",
+                               "pipelines": {"text_to_video": "WanPipeline"}},
     }
     path = tmp_path_factory.mktemp("camera-catalog") / "catalog.yaml"
     path.write_text(yaml.safe_dump({"default_model": "tiny-warp", "models": models}))
@@ -133,7 +135,7 @@ def test_warp_models_render_image_to_video_from_a_warped_guide(camera_services, 
     request = ImageToVideoRequest(image_path=str(sample_image), model_id="tiny-warp", camera={"zoom": 6}, seed=1)
     _, plan = plan_render(request, camera_services.catalog, camera_services.settings)
     assert plan.mode == VIDEO_TO_VIDEO and len(plan.video) == plan.num_frames
-    assert plan.strength == pytest.approx(WARP_GUIDE_STRENGTH)
+    assert plan.strength == pytest.approx(max(WARP_GUIDE_STRENGTH, 1 / plan.steps), abs=1e-5)  # >= one step
     assert np.asarray(plan.video[0]).tolist() != np.asarray(plan.video[-1]).tolist()
     static = ImageToVideoRequest(image_path=str(sample_image), model_id="tiny-warp", seed=1)
     assert plan_render(static, camera_services.catalog, camera_services.settings)[1].mode == IMAGE_TO_VIDEO
@@ -145,18 +147,26 @@ def test_unknown_camera_axis_is_an_invalid_request(camera_services):
         plan_render(request, camera_services.catalog, camera_services.settings)
 
 
-def test_text_to_video_on_a_warp_model_warps_the_rendered_frames(camera_services, free_user):
-    plain = TextToVideoRequest(prompt="a red circle", model_id="tiny-warp", seed=5, duration_s=2)
+def test_text_to_video_on_a_warp_model_is_guided_by_its_warped_first_frame(camera_services, free_user):
+    catalog, settings = camera_services.catalog, camera_services.settings
     moved = TextToVideoRequest(prompt="a red circle", model_id="tiny-warp", seed=5, duration_s=2, camera={"pan": 10})
+    _, plan = plan_render(moved, catalog, settings)
+    assert plan.guide_camera == (("pan", 10.0),) and plan.output_camera == () and plan.mode == TEXT_TO_VIDEO
+    plain = TextToVideoRequest(prompt="a red circle", model_id="tiny-warp", seed=5, duration_s=2)
     results = []
     for request in (plain, moved):
         last = list(run_job(camera_services, request, free_user))[-1]
         assert isinstance(last, Done), last
         results.append(last.result)
-    plain_frames, moved_frames = results[0].frames, results[1].frames
-    assert np.array_equal(plain_frames[0], moved_frames[0])  # same seed; the path starts at the first frame
-    assert not np.array_equal(plain_frames[-1], moved_frames[-1])
+    assert results[1].frames.shape == results[0].frames.shape
+    assert not np.array_equal(results[0].frames, results[1].frames)
     assert results[1].recipe["request"]["camera"] == {"pan": 10}
+
+
+def test_without_video_to_video_the_rendered_frames_are_warped(camera_services):
+    request = TextToVideoRequest(prompt="a red circle", model_id="tiny-warp-t2v-only", camera={"zoom": -5})
+    _, plan = plan_render(request, camera_services.catalog, camera_services.settings)
+    assert plan.output_camera == (("zoom", -5.0),) and plan.guide_camera == ()
 
 
 # ---- General Motion ---------------------------------------------------------------------------------------

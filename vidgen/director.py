@@ -8,8 +8,8 @@ the catalog's `camera` field:
   "the camera pans left" appended to the prompt (roll, which has no words, warps the rendered frames).
 * ``warp``: any other model. The conditioning frame (image to video) is warped along the path into a guide
   clip that the model then re-renders as video to video; a video-to-video input is warped frame by frame the
-  same way; where there is no frame to warp (text to video, or a model without video to video) the rendered
-  frames themselves are warped after the render.
+  same way; text to video first renders the first frame, then guides from it warped the same way; where that
+  is not possible (a model without video to video, a keyframe render) the rendered frames are warped.
 
 Sign conventions (the camera's own motion, as in Runway): truck + moves right, pedestal + moves up, pan +
 turns right, tilt + turns up, roll + turns clockwise, zoom + goes closer. A camera moving right makes the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,12 +164,31 @@ def apply_camera(entry: ModelEntry, plan: RenderPlan, move: CameraMove) -> Rende
             guide = warp_still(np.asarray(plan.image), move, plan.num_frames)
             return dataclasses.replace(
                 plan, mode=VIDEO_TO_VIDEO, video=tuple(Image.fromarray(f) for f in guide),
-                strength=WARP_GUIDE_STRENGTH, image=None,
+                strength=guide_strength(plan.steps), image=None,
             )
     if plan.mode == VIDEO_TO_VIDEO and plan.video:
         warped = warp_clip(np.stack([np.asarray(f) for f in plan.video]), move)
         return dataclasses.replace(plan, video=tuple(Image.fromarray(f) for f in warped))
+    if plan.mode == TEXT_TO_VIDEO and VIDEO_TO_VIDEO in entry.pipelines:
+        return dataclasses.replace(plan, guide_camera=tuple(sorted(move.as_dict().items())))
     return dataclasses.replace(plan, output_camera=tuple(sorted(move.as_dict().items())))
+
+
+def guided_plan(plan: RenderPlan, render_first_frame: Callable[[RenderPlan], np.ndarray]) -> RenderPlan:
+    """Text to video with a camera on a warp model, in two passes: render the first frame from the prompt,
+    warp it along the path into a guide clip, and re-render that as video to video (like image to video)."""
+    if not plan.guide_camera:
+        return plan
+    first = render_first_frame(dataclasses.replace(plan, num_frames=1, guide_camera=()))
+    guide = warp_still(first, CameraMove(**dict(plan.guide_camera)), plan.num_frames)
+    return dataclasses.replace(plan, mode=VIDEO_TO_VIDEO, video=tuple(Image.fromarray(f) for f in guide),
+                               strength=guide_strength(plan.steps), guide_camera=())
+
+
+def guide_strength(steps: int) -> float:
+    """WARP_GUIDE_STRENGTH, raised when needed so that at least one denoising step runs (video-to-video runs
+    int(steps * strength) of them)."""
+    return min(1.0, max(WARP_GUIDE_STRENGTH, 1.0 / steps + 1e-6))
 
 
 def finish_frames(plan: RenderPlan, frames: np.ndarray) -> np.ndarray:
@@ -184,8 +204,10 @@ def strategy(entry: ModelEntry, mode: str) -> str:
         return "not supported"
     if entry.camera == "text":
         return "camera words in the prompt (the model was trained on them); roll turns the rendered frames"
-    if mode == TEXT_TO_VIDEO or VIDEO_TO_VIDEO not in entry.pipelines:
+    if VIDEO_TO_VIDEO not in entry.pipelines:
         return "the rendered frames are warped along the camera path"
+    if mode == TEXT_TO_VIDEO:
+        return "a first frame is rendered, warped along the camera path and re-rendered (video to video)"
     return "a guide clip warped along the camera path is re-rendered (video to video)"
 
 

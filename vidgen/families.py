@@ -37,6 +37,7 @@ class RenderPlan:
     motion: int | None = None
     extra: tuple[tuple[str, Any], ...] = ()
     output_camera: tuple[tuple[str, float], ...] = ()  # Director Mode move applied to the rendered frames
+    guide_camera: tuple[tuple[str, float], ...] = ()  # Director Mode: render a first frame, warp it, guide from it
 
 
 class FamilyAdapter:

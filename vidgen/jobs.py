@@ -28,7 +28,7 @@ from PIL import Image
 
 import vidgen
 from vidgen.catalog import Catalog, ModelEntry
-from vidgen.director import finish_frames
+from vidgen.director import finish_frames, guided_plan
 from vidgen.families import RenderPlan, adapter_for, project_to_rgb
 from vidgen.history import History
 from vidgen.media import to_uint8, upscale, write_gif, write_mp4
@@ -251,6 +251,7 @@ def _render(
             raise Cancelled
         if not cache.is_loaded(entry.id):
             events.put(Progress(0, plan.steps, None, f"Loading {entry.label} (first use)…"))
+        plan = guided_plan(plan, lambda first: _first_frame(cache, entry, first))  # Director Mode, two passes
         pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(plan))
         projection = cache.preview_projection(model) if previews else None
         callback = _StepCallback(plan, model, projection, cancel, events, services.ledger, job_id)
@@ -262,6 +263,14 @@ def _render(
     if cancel.is_set():
         raise Cancelled
     return finish_frames(plan, to_uint8(np.asarray(output.frames[0])))
+
+
+def _first_frame(cache: PipelineCache, entry: ModelEntry, plan: RenderPlan) -> np.ndarray:
+    """One frame of `plan` from its own pipeline (the first pass of a guided camera render)."""
+    pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(plan))
+    kwargs = model.adapter.call_kwargs(plan, pipe, torch.Generator(device="cpu").manual_seed(plan.seed))
+    with torch.inference_mode():
+        return to_uint8(np.asarray(pipe(**kwargs).frames[0]))[0]
 
 
 class _StepCallback:
