@@ -6,7 +6,8 @@ camera went; writes bench/results/director.json with the share of clips that wen
 
 `text` (the bundled model's own conditioning: camera words in the prompt) is what the app uses for this model;
 `warp` renders image to video from a still warped along the camera path (the path real models take), using a
-first frame drawn by the toy world renderer.
+first frame drawn by the toy world renderer; `warp-t2v` is text to video on the warp path (a first frame
+rendered from the prompt, warped, then re-rendered). Both warp runs set the model's catalog `camera` to warp.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--strategy", choices=["text", "warp"], default="text")
+    parser.add_argument("--strategy", choices=["text", "warp", "warp-t2v"], default="text")
     parser.add_argument("--moves", default=",".join(MOVES))
     parser.add_argument("--guide-strength", type=float, default=None, help="warp: video-to-video strength")
     add_common_arguments(parser)
@@ -54,8 +55,8 @@ def main() -> None:
 
     if args.guide_strength is not None:
         vidgen.director.WARP_GUIDE_STRENGTH = args.guide_strength
-    services, model_id = bench_services(args.model, args.allow_tiny, args.threads, camera=args.strategy,
-                                        source=args.source)
+    services, model_id = bench_services(args.model, args.allow_tiny, args.threads,
+                                        camera="text" if args.strategy == "text" else "warp", source=args.source)
     entry = services.catalog.get(model_id)
     steps = args.steps or int(entry.steps.default)
     stills = services.settings.data_dir / "director-stills"
@@ -67,7 +68,7 @@ def main() -> None:
         for index in range(args.clips):
             color, shape = COLORS[index % len(COLORS)], rng.choice(SHAPES)
             prompt = f"a {color} {shape} on a textured background"
-            if args.strategy == "text":
+            if args.strategy in ("text", "warp-t2v"):
                 request = TextToVideoRequest(prompt=prompt, model_id=model_id, steps=steps, seed=1000 + index,
                                              camera=MOVES[move])
             else:
@@ -93,7 +94,7 @@ def main() -> None:
         "clips_per_move": args.clips,
         "verdicts": details,
         "strategy": args.strategy,
-        "warp_guide_strength": vidgen.director.WARP_GUIDE_STRENGTH if args.strategy == "warp" else None,
+        "warp_guide_strength": None if args.strategy == "text" else vidgen.director.WARP_GUIDE_STRENGTH,
         "settings": {move: MOVES[move] for move in agreement},
         "model": model_id,
         "model_revision": model_revision(services, model_id),
@@ -106,16 +107,18 @@ def main() -> None:
                  "they move the image the same way. Roll is not measured: the judge has no rotation term and "
                  "the bundled model was never trained on roll.",
     }
-    out = RESULTS / (args.out or ("director.json" if args.strategy == "text" else "director_warp.json"))
+    names = {"text": "director.json", "warp": "director_warp.json", "warp-t2v": "director_warp_t2v.json"}
+    out = RESULTS / (args.out or names[args.strategy])
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     headline = RESULTS / "director.json"
-    if args.strategy == "warp" and not args.out and headline.exists():  # summarise next to the headline figures
+    if args.strategy != "text" and not args.out and headline.exists():  # summarise next to the headline figures
         summary = json.loads(headline.read_text())
-        summary.setdefault("other_strategies", {})["warp_image_to_video"] = {
+        key = {"warp": "warp_image_to_video", "warp-t2v": "warp_text_to_video_two_pass"}[args.strategy]
+        summary.setdefault("other_strategies", {})[key] = {
             "direction_agreement": agreement, "mean_agreement": result["mean_agreement"],
             "warp_guide_strength": result["warp_guide_strength"], "model_revision": result["model_revision"],
-            "details": "bench/results/director_warp.json",
+            "details": f"bench/results/{names[args.strategy]}",
         }
         headline.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("direction_agreement", "mean_agreement")}, indent=2))
