@@ -24,14 +24,22 @@ def _check(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from vidgen.safety import SafetyFilter
+    from vidgen.safety import Policy, SafetyFilter
+    from vidgen.safety.augment import styled_benign
+    from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.data import load
     from vidgen.safety.evaluate import counts, evaluate, select_split
 
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = select_split(load(args.data), args.split)
-    safety = SafetyFilter.from_policy(args.policy)
+    if Path(args.data).is_dir() and not args.no_styled:
+        rows += styled_benign(rows)  # SD-style copies of the selected VBench prompts (over-blocking check)
+    if args.weights:  # thresholds come from the calibration next to those weights
+        policy = Policy.load(args.policy, calibration=Path(args.weights) / "calibration.json")
+        safety = SafetyFilter(policy, classifier=PromptClassifier(Path(args.weights)))
+    else:
+        safety = SafetyFilter.from_policy(args.policy)
     print(f"evaluating {len(rows)} prompts ({args.split} split, policy {args.policy}, "
           f"torch threads {torch.get_num_threads()})", file=sys.stderr)
     result = evaluate(safety, rows, progress=lambda m: print(m, file=sys.stderr))
@@ -50,9 +58,22 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from vidgen.safety.train import WEIGHTS_DIR, TrainConfig, run_training
 
-    config = TrainConfig(epochs=args.epochs, seed=args.seed)
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, rank=args.rank,
+                         layers=tuple(int(x) for x in args.layers.split(",")))
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
                  log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidgen.safety.data import load
+    from vidgen.safety.train import WEIGHTS_DIR, run_calibration
+
+    torch.set_num_threads(args.threads)
+    run_calibration(load(args.data), Path(args.weights) if args.weights else WEIGHTS_DIR,
+                    log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
 
 
@@ -75,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="hash split to score (the shipped weights were fit on 'tune'); 'all' for new data")
     ev.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own default)")
     ev.add_argument("--details", default=None, help="also write counts and settings to this JSON file")
+    ev.add_argument("--no-styled", action="store_true",
+                    help="do not add SD-style copies of the VBench prompts (reported as vbench_styled/all)")
+    ev.add_argument("--weights", default=None, help="classifier weights folder (default: the shipped one)")
     ev.set_defaults(run=_evaluate)
 
     tr = sub.add_parser("train", help="train adapters + head on the tune split and calibrate thresholds")
@@ -83,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--epochs", type=int, default=4)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=1)
+    tr.add_argument("--rank", type=int, default=8)
+    tr.add_argument("--layers", default="4,5", help="MiniLM layers that get adapters")
     tr.set_defaults(run=_train)
+
+    cal = sub.add_parser("calibrate", help="re-pick thresholds for the shipped weights (no retraining)")
+    cal.add_argument("--data", required=True)
+    cal.add_argument("--weights", default=None)
+    cal.add_argument("--threads", type=int, default=1)
+    cal.set_defaults(run=_calibrate)
 
     args = parser.parse_args(argv)
     return args.run(args)

