@@ -16,7 +16,8 @@ from vidgen.safety.embedder import MAX_TOKENS, load_minilm
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _STOPWORDS = frozenset(
     "a an the of and or in on at to for with by from as is are be its it this that their his her my your "
-    "our into onto over under up down out off while who whom which what when where how than then there".split()
+    "our into onto over under up down out off while who whom which what when where how than then there "
+    "being been was were has have had very some".split()
 )
 _WORDISH = re.compile(r"[a-z0-9]")
 
