@@ -90,3 +90,13 @@ def test_image_to_video_keeps_the_given_first_frame(pipe, description):
     )[0]
     assert frames.shape[0] == description["num_frames"]
     assert np.abs(frames[0] * 255.0 - first).mean() < 20.0
+
+
+def test_the_model_follows_the_background_colour_in_the_prompt(pipe, description):
+    """A coarse quality check that cannot pass by chance: white vs black backgrounds, four seeds each."""
+    brightness = {}
+    for background in ("white", "black"):
+        prompt = f"a red circle moves to the right on a {background} background"
+        clips = [_call(pipe, description, prompt, seed) for seed in range(4)]
+        brightness[background] = [float(np.median(clip)) for clip in clips]
+    assert min(brightness["white"]) > max(brightness["black"]) + 0.3, brightness

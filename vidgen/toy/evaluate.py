@@ -204,10 +204,15 @@ def run(args: argparse.Namespace) -> dict:
             results[name] = evaluate_cases(pipe, make_cases(args.clips), world, steps, guidance)
     if args.i2v_clips:
         results["image_to_video"] = evaluate_i2v(pipe, args.i2v_clips, world, steps, guidance)
-    torch.set_num_threads(args.speed_threads)
-    times = time_two_second_clip(pipe, world, steps, guidance)
-    results["clip_2s_seconds_median"] = round(statistics.median(times), 3)
-    results["clip_2s_seconds_all"] = [round(t, 3) for t in times]
+    by_threads = {}
+    for threads in [int(t) for t in args.speed_threads.split(",")]:
+        torch.set_num_threads(threads)
+        times = time_two_second_clip(pipe, world, steps, guidance)
+        by_threads[str(threads)] = {"median": round(statistics.median(times), 3), "all": [round(t, 3) for t in times]}
+    # The machine is shared: report the best thread count's median, and every measurement.
+    results["clip_2s_seconds_median"] = min(v["median"] for v in by_threads.values())
+    results["clip_2s_seconds_by_threads"] = by_threads
+    results["load_average_during_run"] = [round(x, 2) for x in os.getloadavg()]
     results["settings"] = {
         "clips_per_set": args.clips,
         "steps": steps,
@@ -233,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=RECOMMENDED_STEPS)
     parser.add_argument("--guidance", type=float, default=RECOMMENDED_GUIDANCE)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--speed-threads", type=int, default=2)
+    parser.add_argument("--speed-threads", default="1,2", help="comma-separated torch thread counts to time")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results" / "toy.json"))
     args = parser.parse_args(argv)
     results = run(args)
