@@ -9,6 +9,7 @@ from vidgen.ui.demo import create_demo
 
 def launch(settings: Settings, **launch_kwargs) -> None:
     services = build_services(settings)
+    services.safety.warm_up()  # load the prompt classifier now, not on the first visitor's request
     demo = create_demo(services)
     roster = services.identity.roster
     demo.launch(
