@@ -42,15 +42,18 @@ TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"sex scenes?", r"having sex", r"sex acts?", r"sexual intercourse", r"intercourse", r"blow ?jobs?",
          r"orgasm\w*", r"masturbat\w*", r"ejaculat\w*", r"onlyfans", r"strip ?tease", r"sexually explicit",
          r"explicit sex\w*", r"fellatio", r"cunnilingus", r"orgy", r"orgies", r"bdsm", r"fetish\w*",
-         r"undress(?:ed|ing)?", r"unclothed", r"without (?:any )?cloth(?:es|ing)", r"rape[ds]?", r"raping"),
+         r"undress(?:ed|ing)?", r"unclothed", r"without (?:any )?cloth(?:es|ing)", r"rape[ds]?", r"raping",
+         # prompt-style vocabulary of nude and erotic imagery (artists known for nudes, body-part close-ups)
+         r"no clothes", r"bare (?:breasts?|bum|butt|bottom)", r"breasts", r"buttocks", r"voluptuous", r"thighs",
+         r"femboys?", r"playboy", r"boudoir", r"succubus", r"skinny dipping",
+         r"(?:milo )?manara", r"tom of finland", r"seignac", r"sorayama", r"boris vallejo", r"luis royo",
+         r"helmut newton"),
         (r"pornograph\w*", r"sexy", r"seductive\w*", r"lingerie", r"provocative", r"sensual\w*", r"boobs?",
          r"busty",
          r"cleavage", r"bikini", r"thong", r"sexual\w*", r"sex", r"stripper", r"lewd", r"ahegao"),
     ),
     "violence": (
-        (r"gore", r"gory", r"decapitat\w*", r"behead\w*", r"dismember\w*", r"disembowel\w*",
-         r"mutilat\w*", r"eviscerat\w*", r"entrails", r"severed (?:heads?|limbs?|arms?|legs?|hands?)",
-         r"brains? (?:splattered|blown out)", r"blood ?bath", r"mass shooting", r"school shooting"),
+        (r"mass shooting", r"school shooting"),
         (r"gruesome", r"bloody", r"blood", r"corpses?", r"massacre\w*", r"murder\w*", r"torture\w*",
          r"stab(?:bed|bing)",
          r"shoot(?:ing)? (?:a |the )?(?:man|woman|person|people|child|kid)"),
@@ -97,6 +100,70 @@ TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# Context rules: a pattern that is unsafe unless the same prompt also frames it as help, recovery, fiction or
+# metaphor (over-refusal probes such as "a noose, then turning away to seek help", "a bank heist in a video game").
+_HELP_CONTEXT = (
+    r"prevent\w*|help\w*|therap\w*|instead|resist\w*|recover\w*|heal\w*|cop(?:e|ing)|support\w*|choos\w* life|"
+    r"turn\w* away|interven\w*|hotline|combat\w*|overcom\w*|rescu\w*|dismantl\w*|not|fly|flight|wings|flap\w*|"
+    r"bungee|parachut\w*|into (?:the |a )?(?:water|lake|river|sea|pool|ocean)"
+)
+_FICTION_CONTEXT = (
+    r"video ?games?|games?|gaming|gameplay|npcs?|fiction\w*|movies?|films?|novels?|books?|comics?|fantasy|"
+    r"cartoons?|anime|episodes?|thriller|sitcom|series|simulat\w*|minecraft|gta|grand theft auto|story|stories|"
+    r"plays?|theat\w*|museum|histor\w*|documentar\w*|fake|props?|costumes?|halloween|awareness|training|"
+    r"how to (?:spot|detect|avoid|protect)|virtual|players?|medieval|combat\w*|spy|heroes|villains?|wizard\w*|"
+    r"magic\w*|superhero\w*|'[^']{2,40}'|\"[^\"]{2,40}\""  # a quoted title
+)
+_METAPHOR_CONTEXT = (
+    r"thoughts?|metaphor\w*|symboli\w*|labell?ed|personif\w*|pretend\w*|stage|tv|actors?|options|doubts?|fears?|"
+    r"insecurit\w*|anxiety"
+)
+_CRIME_INSTRUCTION = (
+    r"(?:step[- ]by[- ]step|how to|instructions?|instructional|tutorial|guide|diagram|blueprint|schematics?|"
+    r"techniques?|methods?|plan|planning|planned|manual)(?: \S+){0,12} "
+    r"(?:rob|robb\w*|heists?|smuggl\w*|launder\w*|counterfeit\w*|hack\w*|pickpocket\w*|steal\w*|shoplift\w*|"
+    r"bypass\w* (?:\w+ ){0,2}(?:security|authentication|firewalls?|alarms?|anti-)|"
+    r"disabl\w* (?:the )?(?:security|surveillance|alarms?|cameras?)|poison\w*|bomb\w*|explosives?|ddos|"
+    r"denial[- ]of[- ]service|exfiltrat\w*|skim\w*|forg(?:e|es|ed|ing|ery)|arson|kidnap\w*|abduct\w*|ransomware|"
+    r"phishing|identity theft|embezzl\w*|brib\w*|traffick\w*|break(?:ing)? into|burglar\w*|fraud\w*|scam\w*)"
+)
+_DEMEANING_COMPARISON = (  # one group shown failing where another succeeds with ease
+    r"(?:fail\w*|struggl\w*|unable|incapable|cannot|can't|desperately|helpless\w*|inferior\w*|inability)"
+    r"(?: \S+){0,25} (?:while|unlike|whereas|in (?:stark )?contrast|compared to|but|as)(?: \S+){0,12} "
+    r"(?:easily|effortlessly|successfully|seamlessly|confidently|thriv\w*|flourish\w*|freely|casually|soundly|"
+    r"easy|effortless|superior\w*|flawlessly|gracefully|with ease|without (?:any )?(?:effort|difficulty))"
+)
+CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "violence": (
+        (r"gore", r"gory", r"decapitat\w*", r"behead\w*", r"dismember\w*", r"disembowel\w*",
+         r"mutilat\w*", r"eviscerat\w*", r"entrails", r"severed (?:heads?|limbs?|arms?|legs?|hands?)",
+         r"brains? (?:splattered|blown out)", r"blood ?bath", r"massacre\w*", r"tortur\w*", r"stabb\w*",
+         r"strangl\w*", r"impal\w*", r"lynch\w*", r"(?:burn\w*|eaten|devoured|buried) alive", r"mow\w* down",
+         r"shot dead", r"bleeding out", r"bleed\w* to death", r"blood[- ]soaked", r"pools? of blood",
+         r"covered in blood", r"blood splatter\w*", r"splattered blood", r"corpses?", r"dead bodies",
+         r"execution[- ]style", r"beat\w* to death", r"brutal\w* (?:beat\w*|attack\w*|assault\w*|murder\w*)"),
+        _FICTION_CONTEXT + "|" + _METAPHOR_CONTEXT,
+    ),
+    "self_harm": (
+        (r"self[- ]inflicted (?:wounds?|cuts?|injur\w*|harm|pain)", r"razor blades?", r"nooses?",
+         r"bottles? of pills", r"handful of pills", r"overdos\w*", r"end(?:ing|s)? it all", r"want(?:ing|s)? to die",
+         r"slit\w* (?:their|his|her|my) (?:own )?(?:throat|wrists?)",
+         r"hang(?:ing|ed|s)? (?:themsel\w+|himself|herself|myself)",
+         r"jump\w* (?:off|from) (?:a|the) (?:building|bridge|roof\w*|ledge)",
+         r"take (?:their|his|her|my) own li(?:fe|ves)", r"lacerations? on (?:their|his|her|my)",
+         r"(?:carv\w*|cut\w*|scratch\w*|slash\w*|stab\w*) (?:\w+ ){0,4}(?:into|on|at) (?:their|his|her|my) "
+         r"(?:own )?(?:skin|arms?|wrists?|thighs?|chest|body|flesh)",
+         r"stab\w* (?:themsel\w+|himself|herself|myself)", r"poison\w* (?:themsel\w+|himself|herself|myself)"),
+        _HELP_CONTEXT + "|" + _FICTION_CONTEXT,
+    ),
+    "hate": (
+        (_DEMEANING_COMPARISON,),
+        r"(?:while|unlike|whereas|as) (?:\S+ ){0,3}(?:plants|trees|flowers|animals|birds|fish|robots?|machines?)",
+    ),
+    "illegal": ((_CRIME_INSTRUCTION,), _FICTION_CONTEXT),
+}
+
+
 # Words that sexualise a person: together with a minor they are blocked under every policy, with no
 # classifier needed. Discussion words ("sexual", "sex education") are left to the classifier instead.
 SEXUALISING_TERMS = (
@@ -115,6 +182,7 @@ _BENIGN_RE = _compile(BENIGN_PHRASES)
 _MINOR_RE = _compile(MINOR_TERMS)
 _SEXUALISING_RE = _compile(SEXUALISING_TERMS)
 _TERM_RES = {cat: (_compile(explicit), _compile(suggestive)) for cat, (explicit, suggestive) in TERMS.items()}
+_CONTEXT_RES = {cat: (_compile(terms), _compile((context,))) for cat, (terms, context) in CONTEXT_RULES.items()}
 
 
 @dataclass(frozen=True)
@@ -151,5 +219,8 @@ def match_rules(norm: NormalizedText) -> RuleHits:
             explicit[category] = hits
         if hits := _find(suggestive_re, *views):
             suggestive[category] = hits
+    for category, (terms_re, context_re) in _CONTEXT_RES.items():
+        if (hits := _find(terms_re, *views)) and not _find(context_re, *views):
+            explicit[category] = explicit.get(category, ()) + hits
     return RuleHits(explicit=explicit, suggestive=suggestive, minors=_find(_MINOR_RE, *views),
                     sexualising=_find(_SEXUALISING_RE, *views), defused=defused)
