@@ -82,9 +82,12 @@ def common_controls(services: Services, mode: str, prompt_label: str) -> CommonC
     with gr.Accordion("Settings", open=False):
         negative = gr.Textbox(label="Negative prompt", value="", placeholder=entry.negative_prompt or "")
         with gr.Row():
-            duration = gr.Dropdown(_duration_choices(entry), value=entry.default_duration, label="Duration (s)")
+            # Choices follow the chosen model in the page; API callers may pick another model, so the values
+            # are checked against that model's catalog entry on the server (plan_render), not here.
+            duration = gr.Dropdown(_duration_choices(entry), value=entry.default_duration, label="Duration (s)",
+                                   allow_custom_value=True)
             resolution = gr.Dropdown([r.label for r in entry.resolutions], value=entry.default_resolution.label,
-                                     label="Resolution")
+                                     label="Resolution", allow_custom_value=True)
         with gr.Row():
             steps = gr.Slider(entry.steps.min, entry.steps.max, value=entry.steps.default, step=1, label="Steps")
             guidance = gr.Slider(entry.guidance.min, entry.guidance.max, value=entry.guidance.default, step=0.5,
