@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,8 @@ import gradio as gr
 from vidgen.jobs import Done, Failed, Preview, Progress, Services, run_job
 from vidgen.quota import ClientInfo, User
 from vidgen.requests import GenerationRequest
+
+PREVIEW_INTERVAL_S = 0.25
 
 
 def client_info(request: gr.Request | None, profile: gr.OAuthProfile | None = None) -> ClientInfo:
@@ -39,11 +42,16 @@ def stream_job(
     are refused with exactly the message the page shows.
     """
     progress(0, desc="Checking your request…")
+    last_preview = 0.0
     for event in run_job(services, job, user):
         if isinstance(event, Progress):
             progress((event.step, event.total) if event.total else 0, desc=event.message)
         elif isinstance(event, Preview):
-            yield event.image, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            # Every step of a real model (seconds each) reaches the page; a model that makes ten steps a second
+            # would otherwise spend its time encoding PNGs for the browser rather than rendering.
+            if time.monotonic() - last_preview >= PREVIEW_INTERVAL_S:
+                last_preview = time.monotonic()
+                yield event.image, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         elif isinstance(event, Done):
             result = event.result
             files = [str(p) for p in (result.video_path, result.gif_path, result.recipe_path) if p]
