@@ -11,6 +11,7 @@ history, and the HTTP round trip with the file download.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -103,18 +104,26 @@ def main() -> None:
         export_to_video(list(display), str(tmp / f"bare-{index}.mp4"), fps=plan.fps)
         return time.perf_counter() - start
 
-    app_run(), bare_run(-1)
-    app_times, bare_times, ratios = [], [], []
+    def core_run() -> float:
+        """The orchestrator alone (no Gradio): safety, quota, render, previews, MP4+GIF+recipe, history."""
+        start = time.perf_counter()
+        assert isinstance(list(run_job(services, request, user))[-1], Done)
+        return time.perf_counter() - start
+
+    app_run(), bare_run(-1), core_run()
+    app_times, bare_times, core_times, ratios, core_ratios = [], [], [], [], []
     for index in range(args.pairs):
-        # Alternate which path goes first so drift on a shared machine hits both equally.
-        if index % 2 == 0:
-            app_t, bare_t = app_run(), bare_run(index)
-        else:
-            bare_t, app_t = bare_run(index), app_run()
-        app_times.append(app_t)
-        bare_times.append(bare_t)
-        ratios.append(app_t / bare_t)
-        print(f"pair {index + 1}/{args.pairs}: app {app_t:.3f} s, bare {bare_t:.3f} s, ratio {app_t / bare_t:.3f}")
+        # Rotate the order so drift on a shared machine hits every path equally.
+        runs = {"app": app_run, "bare": functools.partial(bare_run, index), "core": core_run}
+        order = ["app", "bare", "core"][index % 3:] + ["app", "bare", "core"][: index % 3]
+        times = {name: runs[name]() for name in order}
+        app_times.append(times["app"])
+        bare_times.append(times["bare"])
+        core_times.append(times["core"])
+        ratios.append(times["app"] / times["bare"])
+        core_ratios.append(times["core"] / times["bare"])
+        print(f"pair {index + 1}/{args.pairs}: app {times['app']:.3f} s, bare {times['bare']:.3f} s, "
+              f"core {times['core']:.3f} s, ratio {ratios[-1]:.3f}")
     demo.close()
     result = {
         "ratio_app_over_bare": round(statistics.median(ratios), 4),
@@ -122,6 +131,8 @@ def main() -> None:
         "app_median_s": round(statistics.median(app_times), 4),
         "bare_median_s": round(statistics.median(bare_times), 4),
         "ratios": [round(r, 4) for r in ratios],
+        "core_over_bare": round(statistics.median(core_ratios), 4),
+        "core_median_s": round(statistics.median(core_times), 4),
         "model": model_id,
         "steps": steps,
         "frames": plan.num_frames,
@@ -129,6 +140,7 @@ def main() -> None:
         "torch_threads": args.threads,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "note": "app = gradio_client end to end (safety, quota, previews, MP4+GIF+recipe, history, download); "
+                "core = the same job through vidgen.jobs.run_job without Gradio; "
                 "bare = pipeline call + export_to_video of the same display-size frames.",
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
