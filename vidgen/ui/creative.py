@@ -3,7 +3,6 @@ Extend tab. Each tool has its own controls and an explicit handler with an `api_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +11,10 @@ import gradio as gr
 from vidgen.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO
 from vidgen.director import AXES, AXIS_LABELS, CameraMove, strategy, trajectory_preview
 from vidgen.extend import MAX_TOTAL_S, RUNWAY_GEN2_LIMIT_S, ExtendRequest, run_extend
-from vidgen.jobs import Done, Event, Failed, Preview, Progress, Services
+from vidgen.jobs import JobResult, Services
 from vidgen.previews import DEFAULT_COUNT, MAX_COUNT, PreviewRefused, preview_models, render_free_previews
 from vidgen.requests import ImageToVideoRequest, TextToVideoRequest
-from vidgen.ui.session import current_user, quota_summary, stream_job
+from vidgen.ui.session import current_user, stream_events, stream_job
 
 GPU_SLOT = "gpu"  # the same concurrency group as the mode tabs: one device serves them all
 CAMERA_FIELD = "camera."  # ModeTab field names of the camera sliders: camera.truck, camera.pan, ...
@@ -207,7 +206,7 @@ def build_extend_tab(services: Services, quota_meter: gr.Markdown) -> None:
         job = ExtendRequest(video_path=video or "", prompt=prompt or "", model_id=model or "",
                             target_s=float(target_s or RUNWAY_GEN2_LIMIT_S),
                             seed=None if seed in (None, "") else int(seed))
-        yield from stream_events(services, run_extend(services, job, user), user, progress)
+        yield from stream_events(services, run_extend(services, job, user), user, progress, extend_status)
 
     run = extend_button.click(extend, [video, prompt, model, target, seed], out.as_list(quota_meter),
                               api_name="extend", concurrency_id=GPU_SLOT,
@@ -215,22 +214,6 @@ def build_extend_tab(services: Services, quota_meter: gr.Markdown) -> None:
     cancel.click(None, None, None, cancels=[run], api_visibility="private")
 
 
-def stream_events(services: Services, events: Iterator[Event], user, progress: gr.Progress) -> Iterator[tuple]:
-    """Like `session.stream_job`, for an event stream that is not a single job (Extend)."""
-    progress(0, desc="Checking your request…")
-    for event in events:
-        if isinstance(event, Progress):
-            progress((event.step, event.total) if event.total else 0, desc=event.message)
-        elif isinstance(event, Preview):
-            yield event.image, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        elif isinstance(event, Done):
-            result = event.result
-            files = [str(p) for p in (result.video_path, result.gif_path, result.recipe_path) if p]
-            seconds = len(result.frames) / result.recipe["resolved"]["fps"] if result.frames is not None else 0
-            status = (f"Extended to **{seconds:.1f} s** with **{result.model_label}** · "
-                      f"{result.seconds_charged:g} s charged")
-            yield None, str(result.video_path), status, result.seed, files, quota_summary(services, user)
-        elif isinstance(event, Failed):
-            title = {"blocked": "Blocked", "quota": "Quota", "invalid": "Check your input"}.get(event.kind, "Error")
-            yield gr.skip(), gr.skip(), f"**{title}.** {event.message}", gr.skip(), gr.skip(), gr.skip()
-            raise gr.Error(event.message, title=title, print_exception=False)
+def extend_status(result: JobResult) -> str:
+    seconds = len(result.frames) / result.recipe["resolved"]["fps"] if result.frames is not None else 0
+    return f"Extended to **{seconds:.1f} s** with **{result.model_label}** · {result.seconds_charged:g} s charged"

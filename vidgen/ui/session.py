@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gradio as gr
 
-from vidgen.jobs import Done, Failed, Preview, Progress, Services, run_job
+from vidgen.jobs import Done, Event, Failed, JobResult, Preview, Progress, Services, run_job
 from vidgen.quota import ClientInfo, User
 from vidgen.requests import GenerationRequest
-
-PREVIEW_INTERVAL_S = 0.25
 
 
 def client_info(request: gr.Request | None, profile: gr.OAuthProfile | None = None) -> ClientInfo:
@@ -36,30 +33,37 @@ def quota_summary(services: Services, user: User) -> str:
 def stream_job(
     services: Services, job: GenerationRequest, user: User, progress: gr.Progress
 ) -> Iterator[tuple[Any, ...]]:
-    """Yield (preview, video, status, seed, files, quota) updates; raise gr.Error on refusal or failure.
+    """Yield (preview, video, status, seed, files, quota) updates for one job; see `stream_events`."""
+    yield from stream_events(services, run_job(services, job, user), user, progress)
+
+
+def done_status(result: JobResult) -> str:
+    return f"Done with **{result.model_label}** · seed `{result.seed}` · {result.seconds_charged:g} s charged"
+
+
+def stream_events(
+    services: Services,
+    events: Iterable[Event],
+    user: User,
+    progress: gr.Progress,
+    status_of: Callable[[JobResult], str] = done_status,
+) -> Iterator[tuple[Any, ...]]:
+    """Turn core events into (preview, video, status, seed, files, quota) updates; raise gr.Error on refusal
+    or failure.
 
     The error is raised inside the generation function itself, so API callers (gradio_client, raw HTTP)
     are refused with exactly the message the page shows.
     """
     progress(0, desc="Checking your request…")
-    last_preview = 0.0
-    for event in run_job(services, job, user):
+    for event in events:
         if isinstance(event, Progress):
             progress((event.step, event.total) if event.total else 0, desc=event.message)
-        elif isinstance(event, Preview):
-            # Every step of a real model (seconds each) reaches the page; a model that makes ten steps a second
-            # would otherwise spend its time encoding PNGs for the browser rather than rendering.
-            if time.monotonic() - last_preview >= PREVIEW_INTERVAL_S:
-                last_preview = time.monotonic()
-                yield event.image, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        elif isinstance(event, Preview):  # every denoising step reaches the page
+            yield event.image, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         elif isinstance(event, Done):
             result = event.result
             files = [str(p) for p in (result.video_path, result.gif_path, result.recipe_path) if p]
-            status = (
-                f"Done with **{result.model_label}** · seed `{result.seed}` · "
-                f"{result.seconds_charged:g} s charged"
-            )
-            yield None, str(result.video_path), status, result.seed, files, quota_summary(services, user)
+            yield None, str(result.video_path), status_of(result), result.seed, files, quota_summary(services, user)
         elif isinstance(event, Failed):
             title = {"blocked": "Blocked", "quota": "Quota", "invalid": "Check your input"}.get(event.kind, "Error")
             yield gr.skip(), gr.skip(), f"**{title}.** {event.message}", gr.skip(), gr.skip(), gr.skip()
