@@ -1,6 +1,6 @@
 """Score the toy model with the judge and time it: ``python -m vidgen.toy.evaluate``.
 
-Writes bench/results/toy.json with prompt adherence on training-distribution prompts, held-out
+Writes bench/results/toy_model.json with prompt adherence on training-distribution prompts, held-out
 (colour, shape, move) combinations and held-out sentence templates, image-to-video adherence, the
 judge's own accuracy on rendered ground truth and the median time of a 2-second clip.
 """
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--speed-threads", default="1,2", help="comma-separated torch thread counts to time")
     parser.add_argument("--sets", default=",".join(PROMPT_SETS), help="comma-separated prompt sets to score")
-    parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results" / "toy.json"))
+    parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results" / "toy_model.json"))
     args = parser.parse_args(argv)
     results = run(args)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
