@@ -65,6 +65,15 @@ class FamilyAdapter:
     def call_kwargs(self, plan: RenderPlan, pipe: Any, generator: torch.Generator) -> dict[str, Any]:
         raise NotImplementedError
 
+    @staticmethod
+    def text_kwargs(plan: RenderPlan, generator: torch.Generator) -> dict[str, Any]:
+        """Arguments every prompted diffusers video pipeline takes under the same names."""
+        return {
+            "prompt": plan.prompt, "negative_prompt": plan.negative_prompt or None,
+            "height": plan.height, "width": plan.width, "num_inference_steps": plan.steps,
+            "guidance_scale": plan.guidance, "generator": generator, "output_type": "np",
+        }
+
     def preview_latents(self, latents: torch.Tensor, pipe: Any, plan: RenderPlan) -> torch.Tensor:
         """Latents from the step callback as [channels, frames, h, w] in the space `encode_for_preview` uses."""
         return latents[0]
@@ -89,16 +98,7 @@ class WanAdapter(FamilyAdapter):
         return pipe
 
     def call_kwargs(self, plan: RenderPlan, pipe: Any, generator: torch.Generator) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "prompt": plan.prompt,
-            "negative_prompt": plan.negative_prompt or None,
-            "height": plan.height,
-            "width": plan.width,
-            "num_inference_steps": plan.steps,
-            "guidance_scale": plan.guidance,
-            "generator": generator,
-            "output_type": "np",
-        }
+        kwargs = self.text_kwargs(plan, generator)
         if plan.mode == VIDEO_TO_VIDEO:
             kwargs["video"] = list(plan.video or ())
             kwargs["strength"] = plan.strength
@@ -141,18 +141,7 @@ class LTXAdapter(FamilyAdapter):
         from diffusers import LTXConditionPipeline
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
-        kwargs: dict[str, Any] = {
-            "prompt": plan.prompt,
-            "negative_prompt": plan.negative_prompt or None,
-            "height": plan.height,
-            "width": plan.width,
-            "num_frames": plan.num_frames,
-            "frame_rate": plan.fps,
-            "num_inference_steps": plan.steps,
-            "guidance_scale": plan.guidance,
-            "generator": generator,
-            "output_type": "np",
-        }
+        kwargs = {**self.text_kwargs(plan, generator), "num_frames": plan.num_frames, "frame_rate": plan.fps}
         if isinstance(pipe, LTXConditionPipeline):
             kwargs["conditions"] = self._conditions(plan, LTXVideoCondition)
         elif plan.mode == IMAGE_TO_VIDEO:

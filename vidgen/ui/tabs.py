@@ -172,6 +172,16 @@ def cost_updates(services: Services, model_id: str, duration: float | None, requ
     return line, gr.update(value=f"Generate (daily limit reached, try again in {wait})")
 
 
+def common_request_fields(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed,
+                          motion) -> dict[str, Any]:
+    """Widget values shared by every mode tab -> request fields (empty widgets mean 'model default')."""
+    return {
+        "prompt": prompt or "", "negative_prompt": negative_prompt or "", "model_id": model or "",
+        "duration_s": duration, "resolution": resolution or "", "steps": _int_or_none(steps), "guidance": guidance,
+        "seed": _int_or_none(seed), "motion": _motion(motion),
+    }
+
+
 def _int_or_none(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
@@ -193,12 +203,9 @@ def build_text_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mod
     def text_to_video(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
                       truck=0, pedestal=0, pan=0, tilt=0, roll=0, zoom=0,
                       request: gr.Request = None, progress=gr.Progress()):
-        job = TextToVideoRequest(
-            prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
-            duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
-            seed=_int_or_none(seed), motion=_motion(motion),
-            camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom),
-        )
+        common = common_request_fields(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed,
+                                       motion)
+        job = TextToVideoRequest(**common, camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom))
         yield from stream_job(services, job, current_user(services, request), progress)
 
     _wire(services, controls, generate, cancel, text_to_video, tab, out, quota_meter)
@@ -226,11 +233,11 @@ def build_image_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mo
     def image_to_video(image, prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
                        truck=0, pedestal=0, pan=0, tilt=0, roll=0, zoom=0, last_image=None,
                        request: gr.Request = None, progress=gr.Progress()):
+        common = common_request_fields(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed,
+                                       motion)
         job = ImageToVideoRequest(
-            image_path=image or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
-            duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
-            seed=_int_or_none(seed), motion=_motion(motion),
-            camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom), last_image_path=last_image or "",
+            **common, image_path=image or "", last_image_path=last_image or "",
+            camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom),
         )
         yield from stream_job(services, job, current_user(services, request), progress)
 
@@ -261,10 +268,10 @@ def build_video_to_video_tab(services: Services, quota_meter: gr.Markdown) -> Mo
     def video_to_video(video, prompt, negative_prompt, model, duration, resolution, steps, guidance, seed, motion,
                        strength, truck=0, pedestal=0, pan=0, tilt=0, roll=0, zoom=0,
                        request: gr.Request = None, progress=gr.Progress()):
+        common = common_request_fields(prompt, negative_prompt, model, duration, resolution, steps, guidance, seed,
+                                       motion)
         job = VideoToVideoRequest(
-            video_path=video or "", prompt=prompt or "", negative_prompt=negative_prompt or "", model_id=model or "",
-            duration_s=duration, resolution=resolution or "", steps=_int_or_none(steps), guidance=guidance,
-            seed=_int_or_none(seed), motion=_motion(motion), strength=strength,
+            **common, video_path=video or "", strength=strength,
             camera=camera_from_values(truck, pedestal, pan, tilt, roll, zoom),
         )
         yield from stream_job(services, job, current_user(services, request), progress)
