@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -106,8 +109,11 @@ def test_live_previews_stream_before_the_video(app):
     outputs = job.outputs() if job.result() else []
     previews = [o[0] for o in outputs[:-1] if o[0]]
     assert len(previews) == 6  # one per step, streamed before the result
-    assert Image.open(previews[0]["path"] if isinstance(previews[0], dict) else previews[0]).size == (256, 256)
-    assert outputs[-1][0] is None and video_file(outputs[-1][1]).endswith(".mp4")  # the MP4 replaces it
+    # Each preview is an inline PNG in the event stream: no file to save, serve and fetch per step.
+    encoded = re.search(r'src="data:image/png;base64,([^"]+)"', previews[0]).group(1)
+    assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (256, 256)
+    assert 'alt="Live preview, step 6"' in previews[-1]
+    assert outputs[-1][0] == "" and video_file(outputs[-1][1]).endswith(".mp4")  # the MP4 replaces it
 
 
 def test_free_previews_then_render_the_picked_still(app):

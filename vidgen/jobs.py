@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,12 +324,21 @@ def _save(
     request = _keep_inputs(request, folder)
     recipe = build_recipe(request, entry, plan, job_id, len(frames))
     display = upscale(frames, entry.display_scale)
-    video = write_mp4(display, plan.fps, folder / "video.mp4", metadata=recipe)
-    gif = write_gif(display, plan.fps, folder / "video.gif") if services.settings.write_gif else None
-    Image.fromarray(display[len(display) // 2]).save(folder / "thumbnail.png")
+    # The GIF and thumbnail are encoded beside the MP4: both encoders release the GIL, so on two or more
+    # cores the extras cost the user no waiting.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidgen-extras") as extras:
+        gif = extras.submit(_write_extras, display, plan.fps, folder, services.settings.write_gif)
+        video = write_mp4(display, plan.fps, folder / "video.mp4", metadata=recipe)
+        gif = gif.result()
     recipe_path = folder / "recipe.json"
     recipe_path.write_text(json.dumps(recipe, indent=2, sort_keys=True))
     return JobResult(job_id, video, gif, recipe_path, recipe, plan.seed, 0.0, None, entry.label, frames)
+
+
+def _write_extras(display: np.ndarray, fps: int, folder: Path, with_gif: bool) -> Path | None:
+    """The history thumbnail and, when enabled, the GIF; returns the GIF's path."""
+    Image.fromarray(display[len(display) // 2]).save(folder / "thumbnail.png", compress_level=1)
+    return write_gif(display, fps, folder / "video.gif") if with_gif else None
 
 
 def _keep_inputs(request: GenerationRequest, folder: Path) -> GenerationRequest:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from vidgen.jobs import Done, Event, Failed, JobResult, Preview, Progress, Services, run_job
 from vidgen.quota import ClientInfo, User
@@ -37,6 +40,15 @@ def stream_job(
     yield from stream_events(services, run_job(services, job, user), user, progress)
 
 
+def preview_html(preview: Preview) -> str:
+    """A live preview as an inline PNG, kept pixel-sharp when the browser scales it."""
+    buffer = io.BytesIO()
+    Image.fromarray(preview.image).save(buffer, format="PNG", compress_level=1)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<img class="live-preview-image" alt="Live preview, step {preview.step}" '
+            f'src="data:image/png;base64,{data}" style="height:256px;image-rendering:pixelated">')
+
+
 def done_status(result: JobResult) -> str:
     return f"Done with **{result.model_label}** · seed `{result.seed}` · {result.seconds_charged:g} s charged"
 
@@ -59,11 +71,11 @@ def stream_events(
         if isinstance(event, Progress):
             progress((event.step, event.total) if event.total else 0, desc=event.message)
         elif isinstance(event, Preview):  # every denoising step reaches the page
-            yield event.image, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield preview_html(event), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         elif isinstance(event, Done):
             result = event.result
             files = [str(p) for p in (result.video_path, result.gif_path, result.recipe_path) if p]
-            yield None, str(result.video_path), status_of(result), result.seed, files, quota_summary(services, user)
+            yield "", str(result.video_path), status_of(result), result.seed, files, quota_summary(services, user)
         elif isinstance(event, Failed):
             title = {"blocked": "Blocked", "quota": "Quota", "invalid": "Check your input"}.get(event.kind, "Error")
             yield gr.skip(), gr.skip(), f"**{title}.** {event.message}", gr.skip(), gr.skip(), gr.skip()
