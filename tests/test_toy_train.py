@@ -21,6 +21,8 @@ def tiny_config(tmp_path, run: str, **overrides) -> TrainConfig:
         vae_steps=2,
         vae_batch=2,
         vae_window=3,
+        clip_vae_steps=2,
+        clip_vae_batch=1,
         steps=3,
         batch=4,
         pool_size=16,

@@ -1,7 +1,10 @@
 """Train the toy text-to-video model: ``python -m vidgen.toy.train``.
 
-Two phases, both seeded and resumable from ``<run_dir>/checkpoint.pt``:
-1. the VAE learns to reconstruct rendered clips;
+Three phases, all seeded and resumable from ``<run_dir>/checkpoint.pt``:
+1. the VAE learns to reconstruct short windows of rendered clips (cheap, fast to converge);
+1b. the whole VAE is refined on full clips, encoded and decoded chunk by chunk with the causal cache exactly as
+   the pipelines do; without it, every frame after the first gets latents the VAE never trained on, and
+   the transformer has to model (and the decoder to undo) their artefacts;
 2. the transformer and the text encoder learn flow matching on VAE latents of freshly rendered clips.
    A share of batches is conditioned on the clean first frame (Wan 2.2 TI2V style) so the same weights
    serve image-to-video.
@@ -55,6 +58,10 @@ class TrainConfig:
     lr: float = 6e-4
     warmup: int = 100
     vae_window: int = 3  # frames per VAE training clip (the VAE has no temporal compression)
+    clip_vae_steps: int = 600  # phase 1b: whole-clip refinement of the VAE
+    clip_vae_batch: int = 2
+    clip_vae_lr: float = 5e-4
+    object_weight: float = 4.0  # saturated object pixels weigh this much more in phase 1b
     pool_size: int = 6144  # encoded clips kept for reuse
     pool_prefill: int = 768
     pool_fresh: int = 8  # new clips rendered and encoded per step
@@ -357,6 +364,11 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
         if not done:
             return parts
         saved = None
+    if state.phase == "vae_clips":
+        done = _train_vae_clips(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end)
+        if not done:
+            return parts
+        saved = None
     _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end)
     return parts
 
@@ -381,6 +393,47 @@ def _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, bu
         state.step += 1
         if state.step % cfg.log_every == 0:
             print(f"vae step {state.step} loss {loss.item():.4f} t={time.monotonic() - started:.0f}s", flush=True)
+        if state.step % cfg.checkpoint_every == 0:
+            _checkpoint(ckpt, parts, optimizer, state, arch, started)
+    state.phase, state.step = "vae_clips", 0
+    _checkpoint(ckpt, parts, None, state, arch, started)
+    return True
+
+
+def object_weights(video: torch.Tensor, weight: float) -> torch.Tensor:
+    """1 for background pixels, 1 + weight where the target is a saturated palette colour (the shapes)."""
+    chroma = video.max(dim=1, keepdim=True).values - video.min(dim=1, keepdim=True).values
+    return 1.0 + weight * (chroma > 0.6).float()
+
+
+def clip_vae_loss(vae, video: torch.Tensor, object_weight: float) -> torch.Tensor:
+    z = vae.encode(video).latent_dist.mean
+    error = vae.decode(z).sample - video
+    w = object_weights(video, object_weight)
+    return ((error.abs() + error.pow(2)) * w).sum() / (w.sum() * video.shape[1]) + 1e-4 * z.pow(2).mean()
+
+
+def _train_vae_clips(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> bool:
+    optimizer = torch.optim.AdamW(parts.vae.parameters(), lr=cfg.clip_vae_lr, weight_decay=0.0)
+    if saved and saved["optimizer"]:
+        optimizer.load_state_dict(saved["optimizer"])
+    parts.vae.train().requires_grad_(True)
+    while state.step < cfg.clip_vae_steps:
+        if time.monotonic() > budget_end:
+            _checkpoint(ckpt, parts, optimizer, state, arch, started)
+            return False
+        video, _ = render_batch(batch_rng(cfg.seed, "vae_clips", state.step), cfg.clip_vae_batch, world, exclude)
+        for group in optimizer.param_groups:
+            late = state.step > 0.8 * cfg.clip_vae_steps
+            group["lr"] = cfg.clip_vae_lr * min(1.0, (state.step + 1) / 20) * (0.3 if late else 1.0)
+        loss = clip_vae_loss(parts.vae, video, cfg.object_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parts.vae.parameters(), 1.0)
+        optimizer.step()
+        state.step += 1
+        if state.step % cfg.log_every == 0:
+            print(f"clip vae step {state.step} loss {loss.item():.4f} t={time.monotonic() - started:.0f}s", flush=True)
         if state.step % cfg.checkpoint_every == 0:
             _checkpoint(ckpt, parts, optimizer, state, arch, started)
     parts.vae.eval().requires_grad_(False)
