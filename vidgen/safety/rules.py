@@ -157,7 +157,9 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
          r"swallow\w* (?:\S+ ){0,4}pills", r"handfuls? of (?:sleeping )?(?:pills|tablets)",
          r"(?:empty|open|spilled) (?:pill )?bottles? of (?:sleeping )?(?:pills|tablets)",
          r"drown\w* (?:themsel\w+|himself|herself|myself)", r"(?:wish|wishes|wishing|want|wants|wanting) to die",
-         r"(?:cut|cuts|cutting|burn\w*|starv\w*) (?:themsel\w+|himself|herself|myself)"),
+         r"(?:cut|cuts|cutting|burn\w*|starv\w*) (?:themsel\w+|himself|herself|myself)",
+         r"cigarettes? (?:burns? )?(?:against|into|on) (?:their |his |her |my )?(?:own )?(?:skin|arms?|wrists?)",
+         r"(?:life|lives) (?:\S+ ){0,2}not worth living"),
         _HELP_CONTEXT + "|" + _FICTION_CONTEXT,
     ),
     "hate": (
@@ -181,6 +183,9 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
 SEXUALISING_TERMS = (
     r"sexy", r"seductive\w*", r"lingerie", r"provocative\w*", r"sensual\w*", r"busty", r"cleavage", r"thong",
     r"lewd", r"stripper", r"strip ?tease", r"ahegao", r"erotic\w*", r"sexuali[sz]ed", r"in (?:her|his) underwear",
+    r"seduc(?:e|es|ing|tion)", r"strip(?:s|ping|ped) (?:naked|nude|down to)", r"arousal", r"sexually aroused",
+    r"sexual gratification", r"adult (?:films?|videos?|websites?)",
+    r"explicit (?:content|material|images?|photos?|videos?)", r"compromising (?:material|images?|photos?)",
 )
 
 
