@@ -74,7 +74,9 @@ def stream_events(
             yield preview_html(event), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         elif isinstance(event, Done):
             result = event.result
-            files = [str(p) for p in (result.video_path, result.gif_path, result.recipe_path) if p]
+            # The MP4 is already the video output (with its own download button); listing it again would make
+            # every API client fetch it twice more.
+            files = [str(p) for p in (result.gif_path, result.recipe_path) if p]
             yield "", str(result.video_path), status_of(result), result.seed, files, quota_summary(services, user)
         elif isinstance(event, Failed):
             title = {"blocked": "Blocked", "quota": "Quota", "invalid": "Check your input"}.get(event.kind, "Error")

@@ -110,7 +110,7 @@ def outputs_column() -> Outputs:
                      elem_classes=["result-video"])
     status = gr.Markdown(elem_classes=["job-status"])
     seed_used = gr.Number(label="Seed used", precision=0, interactive=False)
-    files = gr.File(label="Download (MP4, GIF, recipe)", file_count="multiple", interactive=False)
+    files = gr.File(label="Download (GIF, recipe)", file_count="multiple", interactive=False)
     return Outputs(preview, video, status, seed_used, files)
 
 
