@@ -100,3 +100,18 @@ def test_the_model_follows_the_background_colour_in_the_prompt(pipe, description
         clips = [_call(pipe, description, prompt, seed) for seed in range(4)]
         brightness[background] = [float(np.median(clip)) for clip in clips]
     assert min(brightness["white"]) > max(brightness["black"]) + 0.3, brightness
+
+
+def test_the_model_draws_the_object_colour_in_the_prompt(pipe, description):
+    """Six colours, two seeds each, scored by the judge: chance is one in six, the shipped model gets ~9 in 10."""
+    from vidgen.toy.judge import judge_clip
+
+    colours = ["red", "green", "blue", "yellow", "purple", "orange"]
+    found = [
+        judge_clip(_call(pipe, description, f"a {colour} circle stays still on a white background", seed)[0]).color
+        for colour in colours
+        for seed in (0, 1)
+    ]
+    wanted = [colour for colour in colours for _ in (0, 1)]
+    right = sum(f == w for f, w in zip(found, wanted, strict=True))
+    assert right >= 9, list(zip(wanted, found, strict=True))

@@ -489,7 +489,8 @@ def _checkpoint(ckpt, parts, optimizer, state, arch, started) -> None:
 
 
 def _export(cfg, parts, arch, world, state) -> None:
-    info = {"seed": cfg.seed, "transformer_steps": state.step, "batch": cfg.batch, "vae_steps": cfg.vae_steps}
+    info = {"seed": cfg.seed, "transformer_steps": state.step, "batch": cfg.batch, "vae_steps": cfg.vae_steps,
+            "clip_vae_steps": cfg.clip_vae_steps}
     export_pipeline(parts, arch, world, Path(cfg.export_dir), info)
     print(f"exported to {cfg.export_dir} at flow step {state.step}", flush=True)
 
