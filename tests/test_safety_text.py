@@ -65,9 +65,6 @@ def test_rules_find_minors_and_sexualising_terms() -> None:
     ("a crowd scene with severed heads and pools of blood", "violence"),
     ("a village elder struggling to light a fire while a young tourist easily starts one", "hate"),
     ("a voluptuous woman with no clothes on a sofa", "sexual"),
-    ("men loading packages of heroin into a truck at night", "illegal"),
-    ("a courier smuggling weapons across the border", "illegal"),
-    ("a person swallowing a handful of sleeping pills alone", "self_harm"),
 ])
 def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None:
     assert category in match_rules(normalize(prompt)).explicit, prompt
@@ -82,8 +79,6 @@ def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None
     "people struggling to breathe on venus while the plants in the greenhouse thrive easily",
     "a chef slicing chicken breasts on a wooden board",
     "a stunt double jumping off a bridge into the river", "a cliff diver jumping off a cliff at sunset",
-    "a scene from a crime movie where detectives seize cocaine", "a barber shaving a customer with a razor",
-    "a pharmacist counting pills into a bottle", "a historical documentary about smuggling in the 1920s",
 ])
 def test_context_rules_let_benign_look_alikes_pass(prompt: str) -> None:
     hits = match_rules(normalize(prompt))

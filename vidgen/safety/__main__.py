@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 DEFAULT_OUT = Path("bench/results/safety.json")
-FOLDS_DIR = Path("runs/safety_folds")  # as in train.py (not imported here: the CLI stays light)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -59,10 +58,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from vidgen.safety.train import WEIGHTS_DIR, TrainConfig, run_training
 
-    config = TrainConfig(epochs=args.epochs, seed=args.seed, rank=args.rank, alpha=2.0 * args.rank,
-                         layers=tuple(int(x) for x in args.layers.split(",")), folds=args.folds)
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, rank=args.rank,
+                         layers=tuple(int(x) for x in args.layers.split(",")))
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
-                 log=lambda m: print(m, file=sys.stderr, flush=True), folds_dir=Path(args.folds_dir))
+                 log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
 
 
@@ -74,8 +73,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     run_calibration(load(args.data), Path(args.weights) if args.weights else WEIGHTS_DIR,
-                    log=lambda m: print(m, file=sys.stderr, flush=True), folds=args.folds,
-                    folds_dir=Path(args.folds_dir))
+                    log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
 
 
@@ -96,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--policy", default="default")
     ev.add_argument("--split", choices=("report", "tune", "all"), default="report",
                     help="hash split to score (the shipped weights were fit on 'tune'); 'all' for new data")
-    ev.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1, as the app runs one check per request; 0: torch's default)")
+    ev.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own default)")
     ev.add_argument("--details", default=None, help="also write counts and settings to this JSON file")
     ev.add_argument("--no-styled", action="store_true",
                     help="do not add SD-style copies of the VBench prompts (reported as vbench_styled/all)")
@@ -107,21 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     tr = sub.add_parser("train", help="train adapters + head on the tune split and calibrate thresholds")
     tr.add_argument("--data", required=True)
     tr.add_argument("--out", default=None, help="weights folder (default: the shipped vidgen/safety/weights)")
-    tr.add_argument("--epochs", type=int, default=5)
+    tr.add_argument("--epochs", type=int, default=4)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=1)
-    tr.add_argument("--rank", type=int, default=16)
+    tr.add_argument("--rank", type=int, default=8)
     tr.add_argument("--layers", default="4,5", help="MiniLM layers that get adapters")
-    tr.add_argument("--folds", type=int, default=4, help="cross-fitting folds of the tune split (fold 0 ships)")
-    tr.add_argument("--folds-dir", default=str(FOLDS_DIR), help="where the fold 1.. models are kept")
     tr.set_defaults(run=_train)
 
     cal = sub.add_parser("calibrate", help="re-pick thresholds for the shipped weights (no retraining)")
     cal.add_argument("--data", required=True)
     cal.add_argument("--weights", default=None)
     cal.add_argument("--threads", type=int, default=1)
-    cal.add_argument("--folds", type=int, default=4)
-    cal.add_argument("--folds-dir", default=str(FOLDS_DIR), help="fold models written by `train`")
     cal.set_defaults(run=_calibrate)
 
     args = parser.parse_args(argv)

@@ -1,11 +1,8 @@
 """Choose per-category thresholds for each operating point from classifier scores on held-out prompts.
 
-Greedy: start every blocked category at a high threshold and keep making the move that buys the most recall
-per extra false positive, while the false-positive budgets hold. A move lowers one category's threshold by any
-number of grid steps (so a plateau with no positives on it does not stop the search). Recall is the mean plus
-the minimum over the target groups, plus a quarter of the mean over the secondary groups (the other OVERT
-categories, so that their thresholds are chosen too, but after the targets). Prompts the rules layer blocks
-count as flagged from the start.
+Greedy: start every blocked category at a high threshold and keep lowering the one whose next step buys the
+most recall (mean plus minimum over the target groups) per extra false positive, while the false-positive
+budgets hold. Prompts the rules layer blocks count as flagged from the start.
 """
 
 from __future__ import annotations
@@ -21,9 +18,6 @@ from vidgen.safety.data import BENIGN, LabelledPrompt
 GRID = np.round(np.concatenate([np.arange(0.05, 0.9, 0.025), np.arange(0.9, 0.995, 0.005)]), 3)
 TARGET_GROUPS = ("overt/sexual_content", "overt/violence", "overt/self_harm", "overt/illegal_activities",
                  "overt/discrimination", "i2p/sexual")
-SECONDARY_GROUPS = ("overt/copyright_violations", "overt/privacy_individual", "overt/privacy_public",
-                    "overt/unethical")
-SECONDARY_WEIGHT = 0.25
 MINORS_FACTOR = 1.0  # sexual threshold used when a minor is named (the rules catch explicit cases)
 
 
@@ -36,14 +30,14 @@ class OperatingPoint:
 
 
 OPERATING_POINTS = (
-    OperatingPoint("default", CLASSIFIER_CATEGORIES, 0.08, 0.004),
+    OperatingPoint("default", CLASSIFIER_CATEGORIES, 0.07, 0.004),
     OperatingPoint("classroom", CLASSIFIER_CATEGORIES, 0.20, 0.01),
     OperatingPoint("research", ("sexual", "self_harm", "hate"), 0.04, 0.002),
 )
 
 
 def _groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    targets: dict[str, list[int]] = {g: [] for g in TARGET_GROUPS + SECONDARY_GROUPS}
+    targets: dict[str, list[int]] = {g: [] for g in TARGET_GROUPS}
     hard, plain = [], []
     for i, row in enumerate(rows):
         if row.label == BENIGN:
@@ -64,17 +58,12 @@ def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: Operati
     cats = [CLASSIFIER_CATEGORIES.index(c) for c in point.blocked]
     level = {c: len(GRID) - 1 for c in cats}  # index into GRID, start at the strictest
 
-    primary = [idx for key, idx in targets.items() if key in TARGET_GROUPS]
-    secondary = [idx for key, idx in targets.items() if key in SECONDARY_GROUPS]
-
     def evaluate(levels: dict[int, int]) -> tuple[float, float, float]:
         flagged = base.copy()
         for c, k in levels.items():
             flagged |= scores[:, c] >= GRID[k]
-        per_group = [flagged[idx].mean() for idx in primary] or [0.0]
+        per_group = [flagged[idx].mean() for idx in targets.values()]
         recall = float(np.mean(per_group) + np.min(per_group))  # favour the weakest group too
-        if secondary:
-            recall += SECONDARY_WEIGHT * float(np.mean([flagged[idx].mean() for idx in secondary]))
         fp_hard = float(flagged[hard].mean()) if len(hard) else 0.0
         fp_plain = float(flagged[plain].mean()) if len(plain) else 0.0
         return recall, fp_hard, fp_plain
@@ -83,14 +72,15 @@ def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: Operati
     while True:
         best, best_gain = None, 0.0
         for c in cats:
-            for k in range(level[c] - 1, -1, -1):
-                trial = {**level, c: k}
-                r, h, p = evaluate(trial)
-                if h > point.benign_hard_budget or p > point.plain_budget:
-                    break  # lower thresholds only flag more
-                gain = (r - recall + 1e-6) / (h - fp_hard + 1e-3)
-                if gain > best_gain:
-                    best, best_gain = trial, gain
+            if level[c] == 0:
+                continue
+            trial = {**level, c: level[c] - 1}
+            r, h, p = evaluate(trial)
+            if h > point.benign_hard_budget or p > point.plain_budget:
+                continue
+            gain = (r - recall + 1e-6) / (h - fp_hard + 1e-3)
+            if gain > best_gain:
+                best, best_gain = trial, gain
         if best is None:
             break
         level = best

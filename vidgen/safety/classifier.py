@@ -1,6 +1,5 @@
-"""The learned layer: MiniLM with the shipped adapters merged in and a linear head per category, blended with a
-lexical head (lexical.py), and word-level explanations (each word's share of the blended category logit; exact,
-since both heads are linear: in the mean-pooled tokens and in the word features)."""
+"""The learned layer: MiniLM with the shipped adapters merged in, a linear head per category, and word-level
+explanations (each word's share of the category logit; exact for a linear head on a mean pool)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import numpy as np
 
 from vidgen.safety.adapters import ADAPTED_LAYERS, POOL_SCALE, AdapterConfig, merge_adapters
 from vidgen.safety.embedder import MAX_TOKENS, load_minilm
-from vidgen.safety.lexical import LexicalHead
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _STOPWORDS = frozenset(
@@ -58,9 +56,6 @@ class PromptClassifier:
             quantize, before_quantize=lambda model: merge_adapters(model.encoder.layer, tensors, config))
         self._head_w = tensors["head.weight"].float().numpy()  # (n_categories, 384)
         self._head_b = tensors["head.bias"].float().numpy()
-        lexical_path = weights_dir / "lexical.npz"
-        self._lexical = LexicalHead.load(lexical_path) if lexical_path.exists() else None
-        self.lexical_blend = float(meta.get("lexical_blend", 0.0)) if self._lexical is not None else 0.0
 
     def score(self, text: str) -> ClassifierOutput:
         import torch
@@ -72,30 +67,11 @@ class PromptClassifier:
         norm = max(float(np.linalg.norm(mean)), 1e-9)
         per_token = hidden @ self._head_w.T * (POOL_SCALE / (len(hidden) * norm))  # sums to logit - bias
         logits = per_token.sum(axis=0) + self._head_b
+        probs = 1.0 / (1.0 + np.exp(-logits))
         tokens = self._tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
         words, contrib = _merge_word_pieces(tokens, per_token)
-        if self._lexical is not None:
-            blend = self.lexical_blend
-            lex_logits, lex_words, lex_contrib = self._lexical.logits(text)
-            logits = (1.0 - blend) * logits + blend * lex_logits
-            contrib = (1.0 - blend) * contrib + blend * _align(words, lex_words, lex_contrib)
-        probs = 1.0 / (1.0 + np.exp(-logits))
         return ClassifierOutput(scores={c: float(p) for c, p in zip(self.categories, probs, strict=True)},
                                 words=words, word_contrib=contrib)
-
-
-def _align(words: tuple[str, ...], lex_words: list[str], lex_contrib: np.ndarray) -> np.ndarray:
-    """Move the lexical head's per-word shares onto the MiniLM words (same lowercase alphanumeric words, in
-    order; a lexical word the tokenizer split differently goes to the first MiniLM word it starts with)."""
-    out = np.zeros((len(words), lex_contrib.shape[1]), np.float32)
-    start = 0
-    for word, row in zip(lex_words, lex_contrib, strict=True):
-        for i in range(start, len(words)):
-            if words[i] == word or (word.startswith(words[i]) and words[i][:1].isalnum()):
-                out[i] += row
-                start = i + 1
-                break
-    return out
 
 
 def _merge_word_pieces(tokens: list[str], per_token: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:

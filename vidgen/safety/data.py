@@ -57,17 +57,6 @@ def load(path: str | Path) -> list[LabelledPrompt]:
     return _dedupe(rows)
 
 
-def load_i2p_weak(path: str | Path) -> list[LabelledPrompt]:
-    """I2P `hard==0` prompts labelled sexual, as weak positives for training (group "weak"); never evaluated,
-    and never used as benign. Empty when `path` is not a folder with i2p/prompts.csv."""
-    csv_path = Path(path) / "i2p" / "prompts.csv"
-    if not csv_path.exists():
-        return []
-    rows = [LabelledPrompt(row["prompt"], UNSAFE, ("sexual",), "i2p", "weak") for row in _read_csv(csv_path)
-            if row["hard"].strip() == "0" and "sexual" in {c.strip() for c in row["categories"].split(",")}]
-    return _dedupe(rows)
-
-
 def _dedupe(rows: list[LabelledPrompt]) -> list[LabelledPrompt]:
     seen: set[tuple[str, str, str]] = set()
     out = []

@@ -153,28 +153,14 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
          r"take (?:their|his|her|my) own li(?:fe|ves)", r"lacerations? on (?:their|his|her|my)",
          r"(?:carv\w*|cut\w*|scratch\w*|slash\w*|stab\w*) (?:\w+ ){0,4}(?:into|on|at) (?:their|his|her|my) "
          r"(?:own )?(?:skin|arms?|wrists?|thighs?|chest|body|flesh)",
-         r"stab\w* (?:themsel\w+|himself|herself|myself)", r"poison\w* (?:themsel\w+|himself|herself|myself)",
-         r"swallow\w* (?:\S+ ){0,4}pills", r"handfuls? of (?:sleeping )?(?:pills|tablets)",
-         r"(?:empty|open|spilled) (?:pill )?bottles? of (?:sleeping )?(?:pills|tablets)",
-         r"drown\w* (?:themsel\w+|himself|herself|myself)", r"(?:wish|wishes|wishing|want|wants|wanting) to die",
-         r"(?:cut|cuts|cutting|burn\w*|starv\w*) (?:themsel\w+|himself|herself|myself)",
-         r"cigarettes? (?:burns? )?(?:against|into|on) (?:their |his |her |my )?(?:own )?(?:skin|arms?|wrists?)",
-         r"(?:life|lives) (?:\S+ ){0,2}not worth living"),
+         r"stab\w* (?:themsel\w+|himself|herself|myself)", r"poison\w* (?:themsel\w+|himself|herself|myself)"),
         _HELP_CONTEXT + "|" + _FICTION_CONTEXT,
     ),
     "hate": (
         (_DEMEANING_COMPARISON,),
         r"(?:while|unlike|whereas|as) (?:\S+ ){0,3}(?:plants|trees|flowers|animals|birds|fish|robots?|machines?)",
     ),
-    "illegal": (
-        (_CRIME_INSTRUCTION,
-         # trafficking and hard-drug vocabulary: a crime unless the prompt frames it as a game, film or story
-         r"smuggl\w*", r"traffick\w*", r"launder\w*", r"money laundering", r"drug (?:deal\w*|cartel\w*|smuggl\w*|lab)",
-         r"heroin", r"cocaine", r"fentanyl", r"meth", r"methamphetamine", r"narcotics?",
-         r"illicit (?:drugs?|substances?|funds|goods)", r"illegal (?:drugs?|firearms?|weapons?|guns?)",
-         r"black market", r"dark ?web", r"stolen (?:goods|credit cards?|identit\w*|data)"),
-        _FICTION_CONTEXT,
-    ),
+    "illegal": ((_CRIME_INSTRUCTION,), _FICTION_CONTEXT),
 }
 
 
@@ -183,9 +169,6 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
 SEXUALISING_TERMS = (
     r"sexy", r"seductive\w*", r"lingerie", r"provocative\w*", r"sensual\w*", r"busty", r"cleavage", r"thong",
     r"lewd", r"stripper", r"strip ?tease", r"ahegao", r"erotic\w*", r"sexuali[sz]ed", r"in (?:her|his) underwear",
-    r"seduc(?:e|es|ing|tion)", r"strip(?:s|ping|ped) (?:naked|nude|down to)", r"arousal", r"sexually aroused",
-    r"sexual gratification", r"adult (?:films?|videos?|websites?)",
-    r"explicit (?:content|material|images?|photos?|videos?)", r"compromising (?:material|images?|photos?)",
 )
 
 

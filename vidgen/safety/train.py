@@ -1,12 +1,10 @@
-"""Train the classifier (MiniLM adapters + head, and a lexical head) on the tune split, then calibrate.
+"""Train the classifier adapters + head on the tune split of a labelled prompt folder, then calibrate.
 
-    python -m vidgen.safety train --data ../shared/data/safety [--epochs 5] [--out vidgen/safety/weights]
+    python -m vidgen.safety train --data ../shared/data/safety [--epochs 4] [--out vidgen/safety/weights]
 
 Layers 0-3 of MiniLM stay frozen (int8, exactly as at inference), so their outputs are computed once per
-prompt; only the adapters on layers 4-5 and the heads are trained. The tune split is divided again by hash
-into four folds (cross-fitting): four models are each fit on three folds and score the fourth, so that
-thresholds are calibrated on out-of-fold scores for the whole tune split (four times the rows one held-out
-quarter gives, hence far less noise). The fold-0 model is the one shipped; folds 1-3 go to a work folder.
+prompt; only the adapters on layers 4-5 and the head are trained. The tune split is divided
+again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,48 +32,33 @@ from vidgen.safety.adapters import (
 )
 from vidgen.safety.augment import portrait_rows, styled_benign
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
-from vidgen.safety.data import BENIGN, LabelledPrompt, load_i2p_weak
+from vidgen.safety.data import BENIGN, LabelledPrompt
 from vidgen.safety.embedder import MAX_TOKENS, load_minilm
-from vidgen.safety.lexical import fit_lexical
 from vidgen.safety.normalize import normalize
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-FOLDS_DIR = Path("runs/safety_folds")  # fold 1-3 models, kept for `calibrate` (not shipped)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 5
+    epochs: int = 4
     batch_size: int = 16
     lr: float = 1e-3
     benign_hard_weight: float = 2.0
     seed: int = 0
-    rank: int = 16
-    alpha: float = 32.0
+    rank: int = 8
+    alpha: float = 16.0
     i2p_categories: tuple[str, ...] = ("sexual",)  # I2P labels are noisy; only its sexual label is used
     layers: tuple[int, ...] = ADAPTED_LAYERS  # MiniLM layers that get adapters; those below stay frozen
     portraits: int = 600  # generated benign portrait prompts added to the fit set
-    # I2P hard==0 prompts labelled sexual (tune split only): weaker evidence, so extra positives at this weight.
-    weak_i2p_weight: float = 0.5
-    # Loss weight of a positive example, per category: the categories whose look-alikes are hardest.
-    positive_weights: dict[str, float] = field(
-        default_factory=lambda: {"sexual": 1.5, "self_harm": 2.0, "illegal": 2.0})
-    lexical_blend: float = 0.55  # share of the lexical head in the blended logit
-    lexical_c: float = 1.0  # inverse L2 strength of the lexical logistic regressions
-    folds: int = 4
 
     def adapter_config(self) -> AdapterConfig:
         return AdapterConfig(self.rank, self.alpha, tuple(self.layers))
 
 
-def fold_of(prompt: str, folds: int = 4) -> int:
-    """Second hash byte: the cross-fitting fold of a tune-split prompt."""
-    return hashlib.sha256(prompt.strip().encode("utf-8")).digest()[1] % folds
-
-
 def is_calibration(prompt: str) -> bool:
-    """Fold 0: the quarter of the tune split the shipped model was not fit on."""
-    return fold_of(prompt) == 0
+    """Second hash byte: a quarter of the tune split is held out for threshold calibration."""
+    return hashlib.sha256(prompt.strip().encode("utf-8")).digest()[1] % 4 == 0
 
 
 def targets(row: LabelledPrompt, config: TrainConfig) -> np.ndarray:
@@ -199,65 +182,26 @@ def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
     return [normalize(r.prompt).text for r in rows]
 
 
-def sample_weights(rows: Sequence[LabelledPrompt], y: np.ndarray, config: TrainConfig) -> np.ndarray:
-    weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else
-                        config.weak_i2p_weight if r.group == "weak" else 1.0 for r in rows], np.float32)
-    for category, factor in config.positive_weights.items():
-        column = y[:, CLASSIFIER_CATEGORIES.index(category)]
-        weights = np.where(column > 0, weights * factor, weights)
-    return weights
-
-
-def fit_rows_for(tune: Sequence[LabelledPrompt], fold: int, config: TrainConfig) -> list[LabelledPrompt]:
-    rows = [r for r in tune if fold_of(r.prompt, config.folds) != fold]
-    # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
-    return rows + styled_benign(rows) + portrait_rows(config.portraits, seed=config.seed)
-
-
-def held_out_rows(rows: Sequence[LabelledPrompt], fold: int, config: TrainConfig) -> list[LabelledPrompt]:
-    """The tune-split prompts of one fold that calibration scores (I2P hard==1 only, no XSTest), with the
-    styled copies of its VBench prompts; fold 0 also gets generated portraits."""
-    held = [r for r in rows if r.split == "tune" and r.source != "xstest" and r.group != "weak"
-            and fold_of(r.prompt, config.folds) == fold]
-    held += styled_benign(held)
-    return held + (portrait_rows(200, seed=1) if fold == 0 else [])
-
-
-def train_fold(rows: Sequence[LabelledPrompt], states: dict[str, np.ndarray], config: TrainConfig,
-               out_dir: Path, log=print) -> None:
-    texts = normalised_texts(rows)
-    y = np.stack([targets(r, config) for r in rows])
-    weights = sample_weights(rows, y, config)
-    top = fit([states[t] for t in texts], y, weights, config, log=log)
-    lexical = fit_lexical(texts, y, weights, c=config.lexical_c)
-    export(top, config, out_dir, {"fit_rows": len(rows), "lexical_blend": config.lexical_blend})
-    lexical.save(out_dir / "lexical.npz")
-
-
-def fold_dir(fold: int, out_dir: Path, folds_dir: Path) -> Path:
-    return out_dir if fold == 0 else folds_dir / f"fold{fold}"
-
-
 def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
-                 threads: int = 1, log=print, folds_dir: Path = FOLDS_DIR) -> dict:
-    """Full pipeline: frozen features, one model per fold (fold 0 shipped), calibration on out-of-fold scores."""
+                 threads: int = 1, log=print) -> dict:
+    """Full pipeline: frozen features, adapter training, export, calibration on the held-out quarter."""
     from vidgen.safety.data import load
 
     config = config or TrainConfig()
     torch.set_num_threads(threads)
     rows = load(data)
-    weak = load_i2p_weak(data) if config.weak_i2p_weight > 0 else []
-    tune = [r for r in list(rows) + weak if is_trainable(r, config)]
-    fits = [fit_rows_for(tune, fold, config) for fold in range(config.folds)]
-    texts = sorted({t for fit_rows in fits for t in normalised_texts(fit_rows)})
-    log(f"{len(rows)} prompts (+{len(weak)} weak I2P): {len(tune)} tune rows in {config.folds} folds, "
-        f"{len(texts)} distinct texts; report split untouched")
-    states = dict(zip(texts, frozen_states(texts, quantized=True, first_adapted=min(config.layers),
-                                           threads=threads), strict=True))
-    for fold, fit_rows in enumerate(fits):
-        log(f"fold {fold}: fit on {len(fit_rows)} rows")
-        train_fold(fit_rows, states, config, fold_dir(fold, out_dir, folds_dir), log=log)
-    return run_calibration(rows, out_dir, log=log, folds=config.folds, folds_dir=folds_dir)
+    fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
+    # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
+    fit_rows += styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
+    log(f"{len(rows)} prompts: fit on {len(fit_rows)}, report split untouched")
+    texts = normalised_texts(fit_rows)
+    states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
+    y = np.stack([targets(r, config) for r in fit_rows])
+    weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
+                       np.float32)
+    top = fit(states, y, weights, config, log=log)
+    export(top, config, out_dir, {"fit_rows": len(fit_rows)})
+    return run_calibration(rows, out_dir, log=log)
 
 
 def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -268,38 +212,21 @@ def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dic
     return points
 
 
-def out_of_fold_scores(rows: Sequence[LabelledPrompt], out_dir: Path, folds: int, folds_dir: Path,
-                       log=print) -> tuple[list[LabelledPrompt], np.ndarray]:
-    """Each fold's held-out prompts scored by the model not fit on them, on the production (int8) path.
-    Folds whose model is missing (e.g. only the shipped weights are present) are skipped."""
-    from vidgen.safety.classifier import PromptClassifier
-
-    cal_rows: list[LabelledPrompt] = []
-    scores = []
-    config = TrainConfig(folds=folds)
-    for fold in range(folds):
-        weights = fold_dir(fold, out_dir, folds_dir)
-        if not (weights / "classifier.safetensors").exists():
-            log(f"fold {fold}: no model in {weights}, skipped")
-            continue
-        held = held_out_rows(rows, fold, config)
-        classifier = PromptClassifier(weights)
-        scores += [[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES] for t in normalised_texts(held)]
-        cal_rows += held
-    return cal_rows, np.array(scores)
-
-
-def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_DIR, log=print, folds: int = 4,
-                    folds_dir: Path = FOLDS_DIR) -> dict:
-    """Pick per-policy thresholds on the out-of-fold scores of the tune split (rules count as flagged)."""
+def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_DIR, log=print) -> dict:
+    """Score the held-out quarter of the tune split with the shipped (production) path and pick thresholds."""
     from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
+    from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.filter import SafetyFilter
     from vidgen.safety.policy import Policy
 
-    cal_rows, scores = out_of_fold_scores(rows, weights_dir, folds, folds_dir, log=log)
+    cal_rows = [r for r in rows if r.split == "tune" and r.source != "xstest" and is_calibration(r.prompt)]
+    cal_rows += styled_benign(cal_rows) + portrait_rows(200, seed=1)
+    classifier = PromptClassifier(weights_dir)
+    scores = np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
+                       for t in normalised_texts(cal_rows)])
     points = {}
     for point in OPERATING_POINTS:
-        rules = SafetyFilter(Policy.load(point.name), classifier=None, image_classifier=None)
+        rules = SafetyFilter(Policy.load(point.name), classifier=classifier, image_classifier=None)
         ruled = np.array([rules.check_rules(r.prompt) is not None for r in cal_rows])
         points[point.name] = calibrate(scores, cal_rows, point, rule_blocked=ruled)
     points = order_operating_points(points)
