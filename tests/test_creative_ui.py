@@ -108,11 +108,11 @@ def test_live_previews_stream_before_the_video(app):
     job = client.submit(*args, api_name="/text_to_video")
     outputs = job.outputs() if job.result() else []
     previews = [o[0] for o in outputs[:-1] if o[0]]
-    assert len(previews) == 6  # one per step, streamed before the result
+    # The first step's preview is streamed before the result; later ones at most ~4 a second.
+    assert 1 <= len(previews) <= 6 and 'alt="Live preview, step 1"' in previews[0]
     # Each preview is an inline PNG in the event stream: no file to save, serve and fetch per step.
     encoded = re.search(r'src="data:image/png;base64,([^"]+)"', previews[0]).group(1)
     assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (256, 256)
-    assert 'alt="Live preview, step 6"' in previews[-1]
     assert outputs[-1][0] == "" and video_file(outputs[-1][1]).endswith(".mp4")  # the MP4 replaces it
 
 
