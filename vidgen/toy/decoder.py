@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from vidgen.toy.model import ToyArchitecture, build_vae, set_latent_stats
-from vidgen.toy.train import PROJECT_ROOT, batch_rng, render_batch
+from vidgen.toy.train import PROJECT_ROOT, batch_rng, render_batch, weighted_reconstruction_error
 from vidgen.toy.world import WorldConfig, heldout_triples
 
 
@@ -46,18 +46,10 @@ def decoder_parameters(vae) -> list[torch.nn.Parameter]:
     return list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
 
 
-def object_weights(video: torch.Tensor, weight: float) -> torch.Tensor:
-    """1 for background pixels, 1 + weight where the target is a saturated palette colour."""
-    chroma = video.max(dim=1, keepdim=True).values - video.min(dim=1, keepdim=True).values
-    return 1.0 + weight * (chroma > 0.6).float()
-
-
 def decoder_loss(vae, video: torch.Tensor, weight: float) -> torch.Tensor:
     with torch.no_grad():
         z = vae.encode(video).latent_dist.mode()
-    error = vae.decode(z).sample - video
-    w = object_weights(video, weight)
-    return ((error.abs() + error.pow(2)) * w).sum() / (w.sum() * video.shape[1])
+    return weighted_reconstruction_error(vae.decode(z).sample, video, weight)
 
 
 def finetune_decoder(

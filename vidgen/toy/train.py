@@ -22,6 +22,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -373,28 +374,56 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
     return parts
 
 
-def _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> bool:
-    optimizer = torch.optim.AdamW(parts.vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+@dataclass
+class VaeStage:
+    """One VAE training stage: how many steps, its batches, loss and learning rate, all indexed by step."""
+
+    label: str
+    steps: int
+    next_batch: Callable[[int], torch.Tensor]
+    loss: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
+    lr_at: Callable[[int], float]
+
+
+def _fit_vae(stage: VaeStage, cfg, parts, arch, state, saved, ckpt, started, budget_end) -> bool:
+    """Run `stage` from `state.step`; False if the time budget ran out first (checkpointed, resumable)."""
+    optimizer = torch.optim.AdamW(parts.vae.parameters(), lr=stage.lr_at(0), weight_decay=0.0)
     if saved and saved["optimizer"]:
         optimizer.load_state_dict(saved["optimizer"])
-    parts.vae.train()
-    while state.step < cfg.vae_steps:
+    parts.vae.train().requires_grad_(True)
+    while state.step < stage.steps:
         if time.monotonic() > budget_end:
             _checkpoint(ckpt, parts, optimizer, state, arch, started)
             return False
-        video = render_windows(batch_rng(cfg.seed, "vae", state.step), cfg.vae_batch, world, exclude, cfg.vae_window)
+        video = stage.next_batch(state.step)
         for group in optimizer.param_groups:
-            group["lr"] = vae_lr_at(state.step, cfg)
-        loss = vae_loss(parts.vae, video)
+            group["lr"] = stage.lr_at(state.step)
+        loss = stage.loss(parts.vae, video)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parts.vae.parameters(), 1.0)
         optimizer.step()
         state.step += 1
         if state.step % cfg.log_every == 0:
-            print(f"vae step {state.step} loss {loss.item():.4f} t={time.monotonic() - started:.0f}s", flush=True)
+            elapsed = time.monotonic() - started
+            print(f"{stage.label} step {state.step} loss {loss.item():.4f} t={elapsed:.0f}s", flush=True)
         if state.step % cfg.checkpoint_every == 0:
             _checkpoint(ckpt, parts, optimizer, state, arch, started)
+    return True
+
+
+def _train_vae(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> bool:
+    stage = VaeStage(
+        label="vae",
+        steps=cfg.vae_steps,
+        next_batch=lambda step: render_windows(
+            batch_rng(cfg.seed, "vae", step), cfg.vae_batch, world, exclude, cfg.vae_window
+        ),
+        loss=vae_loss,
+        lr_at=lambda step: vae_lr_at(step, cfg),
+    )
+    if not _fit_vae(stage, cfg, parts, arch, state, saved, ckpt, started, budget_end):
+        return False
     state.phase, state.step = "vae_clips", 0
     _checkpoint(ckpt, parts, None, state, arch, started)
     return True
@@ -406,36 +435,35 @@ def object_weights(video: torch.Tensor, weight: float) -> torch.Tensor:
     return 1.0 + weight * (chroma > 0.6).float()
 
 
+def weighted_reconstruction_error(decoded: torch.Tensor, video: torch.Tensor, object_weight: float) -> torch.Tensor:
+    """L1 + L2 per pixel, object pixels weighted up so colours and corners come out crisp."""
+    error = decoded - video
+    w = object_weights(video, object_weight)
+    return ((error.abs() + error.pow(2)) * w).sum() / (w.sum() * video.shape[1])
+
+
 def clip_vae_loss(vae, video: torch.Tensor, object_weight: float) -> torch.Tensor:
     z = vae.encode(video).latent_dist.mean
-    error = vae.decode(z).sample - video
-    w = object_weights(video, object_weight)
-    return ((error.abs() + error.pow(2)) * w).sum() / (w.sum() * video.shape[1]) + 1e-4 * z.pow(2).mean()
+    return weighted_reconstruction_error(vae.decode(z).sample, video, object_weight) + 1e-4 * z.pow(2).mean()
+
+
+def clip_vae_lr_at(step: int, cfg: TrainConfig) -> float:
+    late = step > 0.8 * cfg.clip_vae_steps
+    return cfg.clip_vae_lr * min(1.0, (step + 1) / 20) * (0.3 if late else 1.0)
 
 
 def _train_vae_clips(cfg, parts, arch, world, exclude, state, saved, ckpt, started, budget_end) -> bool:
-    optimizer = torch.optim.AdamW(parts.vae.parameters(), lr=cfg.clip_vae_lr, weight_decay=0.0)
-    if saved and saved["optimizer"]:
-        optimizer.load_state_dict(saved["optimizer"])
-    parts.vae.train().requires_grad_(True)
-    while state.step < cfg.clip_vae_steps:
-        if time.monotonic() > budget_end:
-            _checkpoint(ckpt, parts, optimizer, state, arch, started)
-            return False
-        video, _ = render_batch(batch_rng(cfg.seed, "vae_clips", state.step), cfg.clip_vae_batch, world, exclude)
-        for group in optimizer.param_groups:
-            late = state.step > 0.8 * cfg.clip_vae_steps
-            group["lr"] = cfg.clip_vae_lr * min(1.0, (state.step + 1) / 20) * (0.3 if late else 1.0)
-        loss = clip_vae_loss(parts.vae, video, cfg.object_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parts.vae.parameters(), 1.0)
-        optimizer.step()
-        state.step += 1
-        if state.step % cfg.log_every == 0:
-            print(f"clip vae step {state.step} loss {loss.item():.4f} t={time.monotonic() - started:.0f}s", flush=True)
-        if state.step % cfg.checkpoint_every == 0:
-            _checkpoint(ckpt, parts, optimizer, state, arch, started)
+    stage = VaeStage(
+        label="clip vae",
+        steps=cfg.clip_vae_steps,
+        next_batch=lambda step: render_batch(
+            batch_rng(cfg.seed, "vae_clips", step), cfg.clip_vae_batch, world, exclude
+        )[0],
+        loss=lambda vae, video: clip_vae_loss(vae, video, cfg.object_weight),
+        lr_at=lambda step: clip_vae_lr_at(step, cfg),
+    )
+    if not _fit_vae(stage, cfg, parts, arch, state, saved, ckpt, started, budget_end):
+        return False
     parts.vae.eval().requires_grad_(False)
     mean, std = latent_stats(parts.vae, world, cfg.seed, exclude)
     set_latent_stats(parts.vae, mean, std)
