@@ -327,9 +327,9 @@ def _save(
     # The GIF and thumbnail are encoded beside the MP4: both encoders release the GIL, so on two or more
     # cores the extras cost the user no waiting.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidgen-extras") as extras:
-        gif = extras.submit(_write_extras, display, plan.fps, folder, services.settings.write_gif)
+        pending_gif = extras.submit(_write_extras, display, plan.fps, folder, services.settings.write_gif)
         video = write_mp4(display, plan.fps, folder / "video.mp4", metadata=recipe)
-        gif = gif.result()
+        gif = pending_gif.result()
     recipe_path = folder / "recipe.json"
     recipe_path.write_text(json.dumps(recipe, indent=2, sort_keys=True))
     return JobResult(job_id, video, gif, recipe_path, recipe, plan.seed, 0.0, None, entry.label, frames)
