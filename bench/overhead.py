@@ -5,17 +5,22 @@ pipeline call plus `diffusers.utils.export_to_video`, interleaved; writes bench/
 
 The bundled model is used when it is in assets/, otherwise a tiny random-weight Wan pipeline. The app path
 includes everything a user gets: safety check, quota reserve/settle, live previews, MP4 + GIF + recipe,
-history, and the HTTP round trip with the file download.
+history, and the HTTP round trip. The app runs as its own server process (`python app.py`), as deployed,
+so the client's threads never share the server's interpreter. By default the client then fetches the MP4
+once over HTTP, as a browser does; `--client-downloads` lets gradio_client download every returned file
+itself instead (it fetches each file twice for a streaming endpoint: once for the last streamed update and
+once for the completion message).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,51 +53,98 @@ def bench_catalog(tmp: Path, model_id: str) -> tuple[Path, str]:
     return path, "tiny-wan"
 
 
+class AppServer:
+    """`python app.py` in its own process, as it is deployed: the client never shares its interpreter."""
+
+    def __init__(self, process: subprocess.Popen, url: str) -> None:
+        self.process, self.url = process, url
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app_server(tmp: Path, catalog_path: Path, model_id: str, threads: int) -> AppServer:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "VIDGEN_CATALOG_PATH": str(catalog_path), "VIDGEN_DEFAULT_MODEL": model_id,
+           "VIDGEN_DATA_DIR": str(tmp / "app-data"), "VIDGEN_OUTPUT_DIR": str(tmp / "app-outputs"),
+           "VIDGEN_HOST": "127.0.0.1", "VIDGEN_PORT": str(port), "OMP_NUM_THREADS": str(threads),
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen([sys.executable, str(root / "app.py")], cwd=root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=open(tmp / "app.log", "w"))
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode}; see {tmp / 'app.log'}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return AppServer(process, url)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError(f"the app did not answer at {url} within 180 s; see {tmp / 'app.log'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--model", default="vidgen-toy")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--client-downloads", action="store_true",
+                        help="let gradio_client download every output file (twice each) instead of one MP4 fetch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    import httpx
     from diffusers.utils import export_to_video
     from gradio_client import Client
 
     from vidgen.catalog import Catalog
-    from vidgen.jobs import Done, run_job
     from vidgen.media import to_uint8, upscale
-    from vidgen.quota import ClientInfo
+    from vidgen.pipelines import PipelineCache
     from vidgen.requests import TextToVideoRequest, plan_render
-    from vidgen.services import build_services
     from vidgen.settings import Settings
-    from vidgen.ui import create_demo
 
     tmp = Path(tempfile.mkdtemp(prefix="vidgen-bench-"))
     catalog_path, model_id = bench_catalog(tmp, args.model)
-    settings = Settings.load(catalog_path=str(catalog_path), data_dir=str(tmp / "data"),
-                             output_dir=str(tmp / "outputs"), local_user="bench", default_model=model_id)
-    services = build_services(settings)
-    entry = services.catalog.get(model_id)
+    settings = Settings.load(catalog_path=str(catalog_path), default_model=model_id)
+    catalog = Catalog.load(catalog_path)
+    entry = catalog.get(model_id)
     steps = args.steps or int(entry.steps.default)
-    request = TextToVideoRequest(prompt=PROMPT, model_id=model_id, steps=steps, seed=1)
-    _, plan = plan_render(request, Catalog.load(catalog_path), settings)
-
-    # Warm both paths (model load, preview projection fit, Gradio start) before timing anything.
-    user = services.identity.resolve(ClientInfo())  # the configured local user, as the app sees it
-    assert isinstance(list(run_job(services, request, user))[-1], Done)
-    pipe, model = services.pipelines.get(entry, plan.mode)
-    demo = create_demo(services)
-    demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
-    client = Client(demo.local_url, verbose=False, download_files=str(tmp / "downloads"))
+    _, plan = plan_render(TextToVideoRequest(prompt=PROMPT, model_id=model_id, steps=steps, seed=1), catalog, settings)
+    # The bare path is a plain script: load and call on this (main) thread, with the app's loading code.
+    pipe, model = PipelineCache(settings).get(entry, plan.mode)
+    server = start_app_server(tmp, catalog_path, model_id, args.threads)
+    downloads = str(tmp / "downloads") if args.client_downloads else False
+    client = Client(server.url, verbose=False, download_files=downloads)
+    http = httpx.Client()
     resolution = entry.default_resolution.label
+
+    def fetch_video(video) -> Path:
+        """The MP4 on this machine: downloaded by gradio_client already, or fetched once by its URL."""
+        if isinstance(video, str):
+            return Path(video)
+        target = tmp / f"app-{time.perf_counter_ns()}.mp4"
+        target.write_bytes(http.get(video["url"]).raise_for_status().content)
+        return target
 
     def app_run() -> float:
         start = time.perf_counter()
         _, video, *_ = client.predict(PROMPT, "", model_id, entry.default_duration, resolution, steps,
                                       entry.guidance.default, 1, 0, api_name="/text_to_video")
-        assert Path(video).stat().st_size > 0
+        assert fetch_video(video).stat().st_size > 0
         return time.perf_counter() - start
 
     def bare_run(index: int) -> float:
@@ -104,44 +156,36 @@ def main() -> None:
         export_to_video(list(display), str(tmp / f"bare-{index}.mp4"), fps=plan.fps)
         return time.perf_counter() - start
 
-    def core_run() -> float:
-        """The orchestrator alone (no Gradio): safety, quota, render, previews, MP4+GIF+recipe, history."""
-        start = time.perf_counter()
-        assert isinstance(list(run_job(services, request, user))[-1], Done)
-        return time.perf_counter() - start
-
-    app_run(), bare_run(-1), core_run()
-    app_times, bare_times, core_times, ratios, core_ratios = [], [], [], [], []
+    app_run(), bare_run(-1)  # warm both: model load and preview projection in the app, first calls
+    app_times, bare_times, ratios = [], [], []
     for index in range(args.pairs):
-        # Rotate the order so drift on a shared machine hits every path equally.
-        runs = {"app": app_run, "bare": functools.partial(bare_run, index), "core": core_run}
-        order = ["app", "bare", "core"][index % 3:] + ["app", "bare", "core"][: index % 3]
-        times = {name: runs[name]() for name in order}
-        app_times.append(times["app"])
-        bare_times.append(times["bare"])
-        core_times.append(times["core"])
-        ratios.append(times["app"] / times["bare"])
-        core_ratios.append(times["core"] / times["bare"])
-        print(f"pair {index + 1}/{args.pairs}: app {times['app']:.3f} s, bare {times['bare']:.3f} s, "
-              f"core {times['core']:.3f} s, ratio {ratios[-1]:.3f}")
-    demo.close()
+        # Alternate the order so drift on a shared machine hits both paths equally.
+        if index % 2:
+            bare, app = bare_run(index), app_run()
+        else:
+            app, bare = app_run(), bare_run(index)
+        app_times.append(app)
+        bare_times.append(bare)
+        ratios.append(app / bare)
+        print(f"pair {index + 1}/{args.pairs}: app {app:.3f} s, bare {bare:.3f} s, ratio {ratios[-1]:.3f}")
+    server.stop()
     result = {
         "ratio_app_over_bare": round(statistics.median(ratios), 4),
         "pairs": args.pairs,
         "app_median_s": round(statistics.median(app_times), 4),
         "bare_median_s": round(statistics.median(bare_times), 4),
         "ratios": [round(r, 4) for r in ratios],
-        "core_over_bare": round(statistics.median(core_ratios), 4),
-        "core_median_s": round(statistics.median(core_times), 4),
         "model": model_id,
         "steps": steps,
         "frames": plan.num_frames,
         "size": f"{plan.width}x{plan.height} (x{entry.display_scale} for display)",
         "torch_threads": args.threads,
+        "app_download": "gradio_client downloads every output file" if args.client_downloads
+        else "one HTTP fetch of the MP4, as a browser does",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-        "note": "app = gradio_client end to end (safety, quota, previews, MP4+GIF+recipe, history, download); "
-                "core = the same job through vidgen.jobs.run_job without Gradio; "
-                "bare = pipeline call + export_to_video of the same display-size frames.",
+        "note": "app = `python app.py` in its own process, called with gradio_client end to end (safety, "
+                "quota, previews, MP4+GIF+recipe, history, MP4 fetched); "
+                "bare = pipeline call + export_to_video of the same display-size frames in the bench process.",
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -110,9 +110,14 @@ def test_live_previews_stream_before_the_video(app):
     previews = [o[0] for o in outputs[:-1] if o[0]]
     # The first step's preview is streamed before the result; later ones at most ~4 a second.
     assert 1 <= len(previews) <= 6 and 'alt="Live preview, step 1"' in previews[0]
-    # Each preview is an inline PNG in the event stream: no file to save, serve and fetch per step.
+    # Each preview is an inline PNG at latent size in the event stream (no file to save, serve and fetch per
+    # step), enlarged by the browser.
     encoded = re.search(r'src="data:image/png;base64,([^"]+)"', previews[0]).group(1)
-    assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (256, 256)
+    width, height = Image.open(io.BytesIO(base64.b64decode(encoded))).size
+    assert 1 <= width <= 64 and 1 <= height <= 64
+    assert "height:256px" in previews[0] and "image-rendering:pixelated" in previews[0]
+    streamed = [o for o in outputs[:-1] if o[0]]
+    assert all(o[2].startswith("Rendering") and o[1] is None for o in streamed)  # status says what is going on
     assert outputs[-1][0] == "" and video_file(outputs[-1][1]).endswith(".mp4")  # the MP4 replaces it
 
 

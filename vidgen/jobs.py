@@ -55,7 +55,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Preview:
-    image: np.ndarray  # uint8 [H, W, 3], already enlarged for display
+    image: np.ndarray  # uint8 [H, W, 3] at latent size (small): displays scale it up
     step: int
 
 
@@ -247,22 +247,36 @@ def _render(
     cache = services.pipelines
     if cache.device_lock.locked():
         events.put(Progress(0, plan.steps, None, "Waiting for the GPU (another job is running)…"))
-    with cache.device_lock:
-        if cancel.is_set():
-            raise Cancelled
-        if not cache.is_loaded(entry.id):
-            events.put(Progress(0, plan.steps, None, f"Loading {entry.label} (first use)…"))
-        plan = guided_plan(plan, lambda first: _first_frame(cache, entry, first))  # Director Mode, two passes
-        pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(plan))
-        projection = cache.preview_projection(model) if previews else None
-        callback = _StepCallback(plan, model, projection, cancel, events, services.ledger, job_id)
-        generator = torch.Generator(device="cpu").manual_seed(plan.seed)
-        kwargs = model.adapter.call_kwargs(plan, pipe, generator)
-        events.put(Progress(0, plan.steps, None, "Rendering…"))
-        with torch.inference_mode():
-            output = pipe(**kwargs, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
+    frames = cache.run_on_device(lambda: _render_on_device(services, entry, plan, job_id, cancel, previews, events))
     if cancel.is_set():
         raise Cancelled
+    return frames
+
+
+def _render_on_device(
+    services: Services,
+    entry: ModelEntry,
+    plan: RenderPlan,
+    job_id: str,
+    cancel: threading.Event,
+    previews: bool,
+    events: queue.Queue,
+) -> np.ndarray:
+    """Load (first use) and call the pipeline; runs on the pipeline cache's render thread, device held."""
+    cache = services.pipelines
+    if cancel.is_set():
+        raise Cancelled
+    if not cache.is_loaded(entry.id):
+        events.put(Progress(0, plan.steps, None, f"Loading {entry.label} (first use)…"))
+    plan = guided_plan(plan, lambda first: _first_frame(cache, entry, first))  # Director Mode, two passes
+    pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(plan))
+    projection = cache.preview_projection(model) if previews else None
+    callback = _StepCallback(plan, model, projection, cancel, events, services.ledger, job_id)
+    generator = torch.Generator(device="cpu").manual_seed(plan.seed)
+    kwargs = model.adapter.call_kwargs(plan, pipe, generator)
+    events.put(Progress(0, plan.steps, None, "Rendering…"))
+    with torch.inference_mode():
+        output = pipe(**kwargs, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
     return finish_frames(plan, to_uint8(np.asarray(output.frames[0])))
 
 
@@ -291,8 +305,7 @@ class _StepCallback:
         if self.projection is not None and "latents" in tensors:
             latents = self.model.adapter.preview_latents(tensors["latents"], pipe, self.plan)
             image = project_to_rgb(latents, self.projection, frame=latents.shape[1] // 2)
-            scale = max(1, 256 // max(image.shape[:2]))
-            self.events.put(Preview(upscale(image[None], scale)[0], done))
+            self.events.put(Preview(image, done))
         if self.ledger is not None and done % 10 == 0:
             self.ledger.heartbeat(self.job_id)  # long renders keep their reservation alive
         if self.cancel.is_set():

@@ -2,7 +2,8 @@
 
 Mode pipelines of one model are built with `from_pipe`, so text, image and video to video share the same
 transformer, VAE and text encoder in memory. Models are evicted least-recently-used under a memory budget.
-A diffusers scheduler keeps per-call state, so one generation runs at a time per device (`device_lock`).
+A diffusers scheduler keeps per-call state, so one generation runs at a time per device (`device_lock`), and
+every load and call runs on the cache's one render thread (`run_on_device`; why: `vidgen.torch_thread`).
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import importlib.util
 import logging
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from vidgen.catalog import ModelEntry
 from vidgen.families import FamilyAdapter, adapter_for, configure_scheduler, fit_preview_projection
 from vidgen.settings import Settings
+from vidgen.torch_thread import TorchThread
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MEMORY_PROFILES = ("gpu", "model_offload", "sequential_offload")
 
@@ -66,6 +70,7 @@ class PipelineCache:
         self.settings = settings
         self.device = resolve_device(settings.device)
         self.device_lock = threading.Lock()
+        self._render_thread = TorchThread("vidgen-render")
         self.load_counts: Counter[str] = Counter()
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._load_lock = threading.Lock()
@@ -82,6 +87,16 @@ class PipelineCache:
             if mode not in model.by_mode:
                 model.by_mode[mode] = self._derive(model, mode)
             return model.by_mode[mode], model
+
+    def run_on_device(self, work: Callable[[], T]) -> T:
+        """Run `work` (model loads and pipeline calls) holding the device, on the cache's one render thread
+        (why one thread: `vidgen.torch_thread`). `work` must not call `run_on_device` itself."""
+
+        def locked() -> T:
+            with self.device_lock:
+                return work()
+
+        return self._render_thread.run(locked)
 
     def preview_projection(self, model: LoadedModel) -> torch.Tensor:
         """Latent-to-RGB projection of a model, fitted on first use (one tiny VAE encode)."""

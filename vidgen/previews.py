@@ -114,14 +114,16 @@ def _take_preview(services: Services, user: Any) -> int:
 def _render_stills(services: Services, entry: ModelEntry, plan, count: int) -> np.ndarray:
     """One batched call: `count` first frames, seeds plan.seed, plan.seed + 1, ..."""
     cache = services.pipelines
-    with cache.device_lock:
+
+    def render():
         pipe, model = cache.get(entry, TEXT_TO_VIDEO)
         kwargs = model.adapter.call_kwargs(plan, pipe, torch.Generator(device="cpu"))
         kwargs["generator"] = [torch.Generator(device="cpu").manual_seed(plan.seed + i) for i in range(count)]
         kwargs["num_videos_per_prompt"] = count
         with torch.inference_mode():
-            output = pipe(**kwargs)
-    frames = np.asarray(output.frames)  # [count, frames, H, W, 3]
+            return pipe(**kwargs)
+
+    frames = np.asarray(cache.run_on_device(render).frames)  # [count, frames, H, W, 3]
     return to_uint8(frames[:, 0])
 
 

@@ -22,7 +22,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import torch
 
     from vidgen.safety import Policy, SafetyFilter
     from vidgen.safety.augment import styled_benign
@@ -30,8 +29,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vidgen.safety.data import load
     from vidgen.safety.evaluate import counts, evaluate, select_split
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     rows = select_split(load(args.data), args.split)
     if Path(args.data).is_dir() and not args.no_styled:
         rows += styled_benign(rows)  # SD-style copies of the selected VBench prompts (over-blocking check)
@@ -40,15 +37,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         safety = SafetyFilter(policy, classifier=PromptClassifier(Path(args.weights)))
     else:
         safety = SafetyFilter.from_policy(args.policy)
-    print(f"evaluating {len(rows)} prompts ({args.split} split, policy {args.policy}, "
-          f"torch threads {torch.get_num_threads()})", file=sys.stderr)
+    print(f"evaluating {len(rows)} prompts ({args.split} split, policy {args.policy}; the classifier runs on "
+          "one thread, as in the app)", file=sys.stderr)
     result = evaluate(safety, rows, progress=lambda m: print(m, file=sys.stderr))
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")
     if args.details:
-        details = {"split": args.split, "policy": args.policy, "torch_threads": torch.get_num_threads(),
+        details = {"split": args.split, "policy": args.policy, "classifier_threads": 1,
                    "counts": counts(rows), **result}
         Path(args.details).write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
     print(text)
@@ -94,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--policy", default="default")
     ev.add_argument("--split", choices=("report", "tune", "all"), default="report",
                     help="hash split to score (the shipped weights were fit on 'tune'); 'all' for new data")
-    ev.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own default)")
     ev.add_argument("--details", default=None, help="also write counts and settings to this JSON file")
     ev.add_argument("--no-styled", action="store_true",
                     help="do not add SD-style copies of the VBench prompts (reported as vbench_styled/all)")

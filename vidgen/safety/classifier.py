@@ -12,6 +12,7 @@ import numpy as np
 
 from vidgen.safety.adapters import ADAPTED_LAYERS, POOL_SCALE, AdapterConfig, merge_adapters
 from vidgen.safety.embedder import MAX_TOKENS, load_minilm
+from vidgen.torch_thread import TorchThread
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _STOPWORDS = frozenset(
@@ -42,9 +43,17 @@ class ClassifierOutput:
 
 
 class PromptClassifier:
-    """Loads once (about 1 s); `score` takes ~5 ms per prompt on one CPU core with the int8 path."""
+    """Loads once (about 1 s); `score` takes ~5 ms per prompt on one CPU core with the int8 path.
+
+    Loading and scoring run on the classifier's own thread with one intra-op thread, so checking a prompt
+    never competes with a render for cores, nor slows it (see `vidgen.torch_thread`).
+    """
 
     def __init__(self, weights_dir: Path = WEIGHTS_DIR, quantize: bool = True):
+        self._thread = TorchThread("vidgen-safety", intra_op_threads=1)
+        self._thread.run(self._load, weights_dir, quantize)
+
+    def _load(self, weights_dir: Path, quantize: bool) -> None:
         from safetensors.torch import load_file
 
         meta = json.loads((weights_dir / "classifier.json").read_text(encoding="utf-8"))
@@ -58,6 +67,9 @@ class PromptClassifier:
         self._head_b = tensors["head.bias"].float().numpy()
 
     def score(self, text: str) -> ClassifierOutput:
+        return self._thread.run(self._score, text)
+
+    def _score(self, text: str) -> ClassifierOutput:
         import torch
 
         batch = self._tokenizer([text], return_tensors="pt", truncation=True, max_length=MAX_TOKENS)

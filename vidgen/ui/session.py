@@ -42,17 +42,19 @@ def stream_job(
 
 
 # Every denoising step makes a preview, but the page gets at most about four a second: each streamed update
-# costs the render ~25 ms of shared interpreter time (app/bare 1.54 -> 1.27 on the bundled model when throttled).
+# costs the render shared interpreter time (app/bare 1.54 -> 1.27 on the bundled model when throttled).
 PREVIEW_INTERVAL_S = 0.25
+PREVIEW_HEIGHT_PX = 256
 
 
 def preview_html(preview: Preview) -> str:
-    """A live preview as an inline PNG, kept pixel-sharp when the browser scales it."""
+    """A live preview as an inline PNG at latent size (a few hundred bytes), enlarged pixel-sharp by the
+    browser rather than by the server."""
     buffer = io.BytesIO()
     Image.fromarray(preview.image).save(buffer, format="PNG", compress_level=1)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (f'<img class="live-preview-image" alt="Live preview, step {preview.step}" '
-            f'src="data:image/png;base64,{data}" style="height:256px;image-rendering:pixelated">')
+            f'src="data:image/png;base64,{data}" style="height:{PREVIEW_HEIGHT_PX}px;image-rendering:pixelated">')
 
 
 def done_status(result: JobResult) -> str:
@@ -73,15 +75,19 @@ def stream_events(
     are refused with exactly the message the page shows.
     """
     progress(0, desc="Checking your request…")
-    last_preview = -PREVIEW_INTERVAL_S
+    last_preview, step_message, quota = -PREVIEW_INTERVAL_S, "", None
     for event in events:
         if isinstance(event, Progress):
+            step_message = event.message
             progress((event.step, event.total) if event.total else 0, desc=event.message)
         elif isinstance(event, Preview):
             now = time.monotonic()
             if now - last_preview >= PREVIEW_INTERVAL_S:
                 last_preview = now
-                yield preview_html(event), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                quota = quota or quota_summary(services, user)  # the meter shows this job's seconds as held
+                # Plain values, not gr.skip(): Gradio rebuilds a component for every skip, which cost more than
+                # the preview itself. The previous clip's video, seed and files clear while this one renders.
+                yield preview_html(event), None, f"Rendering… {step_message}", None, None, quota
         elif isinstance(event, Done):
             result = event.result
             # The MP4 is already the video output (with its own download button); listing it again would make
