@@ -173,3 +173,34 @@ def test_history_records_every_outcome_for_its_user_only(services, free_user):
     assert statuses == ["blocked", "done"]
     other = User(user_id="roster:bob", plan="free", display_name="bob", source="roster")
     assert services.history.list(other.user_id) == []
+
+
+def test_model_loads_and_calls_all_run_on_the_render_thread(services, free_user, sample_image):
+    """torch's OpenMP pools belong to the calling thread; a second thread running torch makes every CPU op of
+    the process slower (vidgen.torch_thread), so loads and calls from every request share one thread."""
+    cache = services.pipelines
+    seen: list[str] = []
+    original_get = cache.get
+
+    def recording_get(entry, mode):
+        seen.append(threading.current_thread().name)
+        return original_get(entry, mode)
+
+    cache.get = recording_get
+    for request in (TextToVideoRequest(prompt="a cat", seed=1), ImageToVideoRequest(image_path=str(sample_image))):
+        worker = threading.Thread(target=finish, args=(services, request, free_user))  # like a web-server thread
+        worker.start()
+        worker.join()
+    assert len(seen) == 2 and len(set(seen)) == 1 and seen[0].startswith("vidgen-render")
+
+
+def test_the_prompt_classifier_runs_on_its_own_one_core_thread():
+    import torch
+
+    from vidgen.safety.classifier import PromptClassifier
+
+    classifier = PromptClassifier()
+    names = {classifier._thread.run(lambda: threading.current_thread().name)}
+    names.add(classifier._thread.run(lambda: f"{torch.get_num_threads()} thread"))
+    assert any(n.startswith("vidgen-safety") for n in names) and "1 thread" in names
+    assert classifier.score("a calm lake at sunrise").scores
