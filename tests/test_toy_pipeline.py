@@ -38,6 +38,7 @@ def _call(pipe, description, prompt, seed, **extra):
         guidance_scale=description["recommended_guidance"],
         generator=torch.Generator().manual_seed(seed),
         output_type="np",
+        max_sequence_length=description["max_sequence_length"],
         **extra,
     ).frames
 
@@ -54,6 +55,14 @@ def test_description_lists_what_the_model_draws(description):
     assert {"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"} == set(description["camera_moves"])
     assert description["num_frames"] == description["num_frames_argument"] + 1
     assert description["example_prompts"]
+
+
+def test_the_app_pads_prompts_as_the_model_was_trained(description):
+    from vidgen.catalog import Catalog
+    from vidgen.settings import Settings
+
+    entry = Catalog.load(Settings().catalog_path).get("vidgen-toy")
+    assert entry.call_kwargs["max_sequence_length"] == description["max_sequence_length"]
 
 
 def test_tokenizer_loads_offline_with_autotokenizer(description):

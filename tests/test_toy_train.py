@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidgen.toy.model import ToyArchitecture
+from vidgen.toy.model import MAX_SEQUENCE_LENGTH, ToyArchitecture
 from vidgen.toy.train import TrainConfig, encode_text, make_parts, parse_args, train
 from vidgen.toy.world import WorldConfig
 
@@ -69,7 +69,7 @@ def test_training_resumes_exactly_from_its_checkpoint(tmp_path):
     )
 
 
-def test_short_padding_with_bias_matches_the_pipelines_512_token_padding():
+def test_short_padding_with_bias_matches_the_pipelines_padding():
     parts = make_parts(TINY_ARCH)
     with torch.no_grad():
         for p in parts.transformer.parameters():
@@ -81,7 +81,8 @@ def test_short_padding_with_bias_matches_the_pipelines_512_token_padding():
     parts.cross_attention.bias = bias
     with torch.no_grad():
         short = parts.transformer(hidden_states=latents, timestep=timestep, encoder_hidden_states=text)[0]
-    tokens = parts.tokenizer(prompts, padding="max_length", max_length=512, truncation=True, return_tensors="pt")
+    tokens = parts.tokenizer(prompts, padding="max_length", max_length=MAX_SEQUENCE_LENGTH, truncation=True,
+                             return_tensors="pt")
     full = parts.text_encoder(tokens.input_ids, tokens.attention_mask).last_hidden_state
     full = full * tokens.attention_mask.unsqueeze(-1)
     parts.cross_attention.bias = None

@@ -3,6 +3,7 @@ users about the built-in demo model and how to call it."""
 
 from __future__ import annotations
 
+from vidgen.toy.model import MAX_SEQUENCE_LENGTH
 from vidgen.toy.world import (
     BACKGROUNDS,
     CAMERA_PHRASES,
@@ -44,6 +45,8 @@ def describe_model(world: WorldConfig = WorldConfig()) -> dict:
         "fps": world.fps,
         "recommended_steps": RECOMMENDED_STEPS,
         "recommended_guidance": RECOMMENDED_GUIDANCE,
+        # Pass max_sequence_length=<this> to every pipeline call: the model was trained with that padding.
+        "max_sequence_length": MAX_SEQUENCE_LENGTH,
         "image_to_video": {
             "pipeline": "WanImageToVideoPipeline",
             "how": "WanImageToVideoPipeline.from_pipe(t2v_pipe) then pass image=<PIL first frame>",

@@ -24,6 +24,7 @@ import torch
 from vidgen.toy import TOY_MODEL_DIR
 from vidgen.toy.describe import RECOMMENDED_GUIDANCE, RECOMMENDED_STEPS
 from vidgen.toy.judge import judge_clip
+from vidgen.toy.model import MAX_SEQUENCE_LENGTH
 from vidgen.toy.world import (
     CAMERA_MOVES,
     ClipSpec,
@@ -74,6 +75,7 @@ def generate(pipe, prompts: list[str], seeds: list[int], world: WorldConfig, ste
         width=world.size,
         num_inference_steps=steps,
         guidance_scale=guidance,
+        max_sequence_length=MAX_SEQUENCE_LENGTH,
         generator=[torch.Generator().manual_seed(s) for s in seeds],
         output_type="np",
     ).frames
@@ -157,6 +159,7 @@ def evaluate_i2v(pipe, count: int, world: WorldConfig, steps: int, guidance: flo
             width=world.size,
             num_inference_steps=steps,
             guidance_scale=guidance,
+            max_sequence_length=MAX_SEQUENCE_LENGTH,
             generator=torch.Generator().manual_seed(case.seed),
             output_type="np",
         ).frames[0]

@@ -31,7 +31,7 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
 from vidgen.toy.model import (
-    PIPELINE_MAX_SEQUENCE_LENGTH,
+    MAX_SEQUENCE_LENGTH,
     ToyArchitecture,
     build_pipeline,
     build_text_encoder,
@@ -202,7 +202,7 @@ def latent_stats(vae, world: WorldConfig, seed: int, exclude) -> tuple[torch.Ten
 def encode_text(tokenizer, text_encoder, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """What WanPipeline computes, without the 512-token padding.
 
-    The pipeline zero-pads every prompt to 512 positions. Padded positions are identical keys and values
+    The pipeline zero-pads every prompt to MAX_SEQUENCE_LENGTH positions. Padded positions are identical keys and values
     in cross-attention, so one zero position per prompt with an additive logit of log(count) gives the
     same attention; see PaddedCrossAttention. Returns the embeddings and that additive bias.
     """
@@ -212,7 +212,7 @@ def encode_text(tokenizer, text_encoder, prompts: list[str]) -> tuple[torch.Tens
     hidden = text_encoder(ids, mask).last_hidden_state * mask.unsqueeze(-1).to(torch.float32)
     lengths = mask.sum(dim=1, keepdim=True)
     pads = mask.shape[1] - lengths
-    pad_logit = torch.log((PIPELINE_MAX_SEQUENCE_LENGTH - lengths).float() / pads.float())
+    pad_logit = torch.log((MAX_SEQUENCE_LENGTH - lengths).float() / pads.float())
     bias = torch.where(mask.bool(), torch.zeros(()), pad_logit)
     return hidden, bias[:, None, None, :]
 
