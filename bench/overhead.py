@@ -74,8 +74,14 @@ def start_app_server(tmp: Path, catalog_path: Path, model_id: str, threads: int)
     import httpx
 
     port = free_port()
+    # Visitors from localhost are anonymous (30 s a day): give the bench's visitor an unlimited plan; the
+    # quota is still reserved and settled for every job.
+    plans = yaml.safe_load((Path(__file__).resolve().parent.parent / "vidgen" / "quota" / "plans.yaml").read_text())
+    plans["plans"]["anonymous"]["daily_seconds"] = None
+    (tmp / "plans.yaml").write_text(yaml.safe_dump(plans))
     env = {**os.environ, "VIDGEN_CATALOG_PATH": str(catalog_path), "VIDGEN_DEFAULT_MODEL": model_id,
            "VIDGEN_DATA_DIR": str(tmp / "app-data"), "VIDGEN_OUTPUT_DIR": str(tmp / "app-outputs"),
+           "VIDGEN_PLANS_PATH": str(tmp / "plans.yaml"),
            "VIDGEN_HOST": "127.0.0.1", "VIDGEN_PORT": str(port), "OMP_NUM_THREADS": str(threads),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     root = Path(__file__).resolve().parent.parent
