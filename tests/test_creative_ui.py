@@ -298,12 +298,19 @@ def test_general_motion_in_the_browser(page, browser_app):
     box = page.get_by_label("General Motion (0 = model default)").locator("visible=true").first
     box.fill("9")
     box.press("Enter")
+    box.blur()  # Gradio commits a number on change/blur; clicking Generate first could send the old value
+    assert box.input_value() == "9"
+    page.wait_for_timeout(300)
     page.locator("button:visible", has_text="Generate").first.click()
     wait_for_video(page, "general_motion.png")
-    for _ in range(120):  # the page may still show the previous result: wait for this job's recipe
+    def this_job(row):
+        return row["request"]["prompt"] == "a yellow wedge moves up" and row["request"]["motion"] == 9
+
+    # The page may still show an earlier result, and earlier tests may have used the same prompt: wait for a
+    # recipe with this job's prompt and motion (the recipe is written just before the video is shown).
+    for _ in range(120):
         rows = [json.loads(p.read_text()) for p in services.settings.output_dir.rglob("recipe.json")]
-        if any(r["request"]["prompt"] == "a yellow wedge moves up" for r in rows):
+        if any(this_job(r) for r in rows):
             break
         time.sleep(0.5)
-    assert any(r["request"]["prompt"] == "a yellow wedge moves up" and r["request"]["motion"] == 9 for r in rows), [
-        (r["request"].get("prompt"), r["request"].get("motion")) for r in rows]
+    assert any(this_job(r) for r in rows), [(r["request"].get("prompt"), r["request"].get("motion")) for r in rows]
