@@ -247,37 +247,28 @@ def _render(
     cache = services.pipelines
     if cache.device_lock.locked():
         events.put(Progress(0, plan.steps, None, "Waiting for the GPU (another job is running)…"))
-    frames = cache.run_on_device(lambda: _render_on_device(services, entry, plan, job_id, cancel, previews, events))
+
+    def on_device() -> np.ndarray:
+        """Load (first use) and call the pipeline: on the cache's render thread, with the device held."""
+        if cancel.is_set():
+            raise Cancelled
+        if not cache.is_loaded(entry.id):
+            events.put(Progress(0, plan.steps, None, f"Loading {entry.label} (first use)…"))
+        guided = guided_plan(plan, lambda first: _first_frame(cache, entry, first))  # Director Mode, two passes
+        pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(guided))
+        projection = cache.preview_projection(model) if previews else None
+        callback = _StepCallback(guided, model, projection, cancel, events, services.ledger, job_id)
+        generator = torch.Generator(device="cpu").manual_seed(guided.seed)
+        kwargs = model.adapter.call_kwargs(guided, pipe, generator)
+        events.put(Progress(0, guided.steps, None, "Rendering…"))
+        with torch.inference_mode():
+            output = pipe(**kwargs, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
+        return finish_frames(guided, to_uint8(np.asarray(output.frames[0])))
+
+    frames = cache.run_on_device(on_device)
     if cancel.is_set():
         raise Cancelled
     return frames
-
-
-def _render_on_device(
-    services: Services,
-    entry: ModelEntry,
-    plan: RenderPlan,
-    job_id: str,
-    cancel: threading.Event,
-    previews: bool,
-    events: queue.Queue,
-) -> np.ndarray:
-    """Load (first use) and call the pipeline; runs on the pipeline cache's render thread, device held."""
-    cache = services.pipelines
-    if cancel.is_set():
-        raise Cancelled
-    if not cache.is_loaded(entry.id):
-        events.put(Progress(0, plan.steps, None, f"Loading {entry.label} (first use)…"))
-    plan = guided_plan(plan, lambda first: _first_frame(cache, entry, first))  # Director Mode, two passes
-    pipe, model = cache.get(entry, adapter_for(entry.family).pipeline_mode(plan))
-    projection = cache.preview_projection(model) if previews else None
-    callback = _StepCallback(plan, model, projection, cancel, events, services.ledger, job_id)
-    generator = torch.Generator(device="cpu").manual_seed(plan.seed)
-    kwargs = model.adapter.call_kwargs(plan, pipe, generator)
-    events.put(Progress(0, plan.steps, None, "Rendering…"))
-    with torch.inference_mode():
-        output = pipe(**kwargs, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
-    return finish_frames(plan, to_uint8(np.asarray(output.frames[0])))
 
 
 def _first_frame(cache: PipelineCache, entry: ModelEntry, plan: RenderPlan) -> np.ndarray:
