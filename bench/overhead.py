@@ -73,10 +73,13 @@ def free_port() -> int:
 def start_app_server(tmp: Path, catalog_path: Path, model_id: str, threads: int) -> AppServer:
     import httpx
 
+    from vidgen.quota.plans import DEFAULT_PLANS_PATH
+    from vidgen.settings import PROJECT_ROOT
+
     port = free_port()
     # Visitors from localhost are anonymous (30 s a day): give the bench's visitor an unlimited plan; the
     # quota is still reserved and settled for every job.
-    plans = yaml.safe_load((Path(__file__).resolve().parent.parent / "vidgen" / "quota" / "plans.yaml").read_text())
+    plans = yaml.safe_load(DEFAULT_PLANS_PATH.read_text())
     plans["plans"]["anonymous"]["daily_seconds"] = None
     (tmp / "plans.yaml").write_text(yaml.safe_dump(plans))
     env = {**os.environ, "VIDGEN_CATALOG_PATH": str(catalog_path), "VIDGEN_DEFAULT_MODEL": model_id,
@@ -84,9 +87,9 @@ def start_app_server(tmp: Path, catalog_path: Path, model_id: str, threads: int)
            "VIDGEN_PLANS_PATH": str(tmp / "plans.yaml"),
            "VIDGEN_HOST": "127.0.0.1", "VIDGEN_PORT": str(port), "OMP_NUM_THREADS": str(threads),
            "GRADIO_ANALYTICS_ENABLED": "False"}
-    root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen([sys.executable, str(root / "app.py")], cwd=root, env=env,
-                               stdout=subprocess.DEVNULL, stderr=open(tmp / "app.log", "w"))
+    with open(tmp / "app.log", "w") as log:  # the child keeps its own handle
+        process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py")], cwd=PROJECT_ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -22,7 +22,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-
     from vidgen.safety import Policy, SafetyFilter
     from vidgen.safety.augment import styled_benign
     from vidgen.safety.classifier import PromptClassifier

@@ -200,11 +200,11 @@ def latent_stats(vae, world: WorldConfig, seed: int, exclude) -> tuple[torch.Ten
 
 
 def encode_text(tokenizer, text_encoder, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """What WanPipeline computes, without the 512-token padding.
+    """What WanPipeline computes, without materialising the padding.
 
-    The pipeline zero-pads every prompt to MAX_SEQUENCE_LENGTH positions. Padded positions are identical keys and values
-    in cross-attention, so one zero position per prompt with an additive logit of log(count) gives the
-    same attention; see PaddedCrossAttention. Returns the embeddings and that additive bias.
+    The pipeline zero-pads every prompt to MAX_SEQUENCE_LENGTH positions. Padded positions are identical keys
+    and values in cross-attention, so one zero position per prompt with an additive logit of log(count) gives
+    the same attention; see PaddedCrossAttention. Returns the embeddings and that additive bias.
     """
     tokens = tokenizer(prompts, padding="longest", add_special_tokens=True, return_tensors="pt")
     mask = torch.nn.functional.pad(tokens.attention_mask, (0, 1))  # at least one padded position
