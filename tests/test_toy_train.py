@@ -124,3 +124,23 @@ def test_decoder_finetune_keeps_the_encoder_and_export_uses_the_new_decoder(tmp_
 
     exported = AutoencoderKLWan.from_pretrained(str(tmp_path / "d-final" / "vae")).state_dict()
     assert all(torch.equal(exported[k], tuned[k]) for k in tuned)
+
+
+def test_a_wider_fresh_decoder_keeps_the_encoder_and_exports_loadable(tmp_path):
+    from diffusers import AutoencoderKLWan
+
+    from vidgen.toy.decoder import DecoderConfig, finetune_decoder, load_vae
+    from vidgen.toy.export import export_run
+
+    train(tiny_config(tmp_path, "w"), TINY_ARCH, TINY_WORLD)
+    run_dir = tmp_path / "w"
+    finetune_decoder(DecoderConfig(run_dir=str(run_dir), steps=2, batch=1, decoder_base_dim=12), TINY_ARCH, TINY_WORLD)
+    original = load_vae(run_dir, TINY_ARCH).state_dict()
+    export_run(run_dir, tmp_path / "w-final", vae_steps=2, arch=TINY_ARCH, world=TINY_WORLD)
+    exported = AutoencoderKLWan.from_pretrained(str(tmp_path / "w-final" / "vae"))
+    assert exported.config.decoder_base_dim == 12
+    weights = exported.state_dict()
+    assert all(torch.equal(weights[k], original[k]) for k in original if k.startswith("encoder."))
+    assert exported.config.latents_std == load_vae(run_dir, TINY_ARCH).config.latents_std
+    with pytest.raises(SystemExit, match="another width"):
+        finetune_decoder(DecoderConfig(run_dir=str(run_dir), steps=3, batch=1), TINY_ARCH, TINY_WORLD)

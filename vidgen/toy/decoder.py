@@ -3,7 +3,9 @@
 The transformer only ever sees encoder outputs, so the decoder can be improved independently, even while
 the transformer trains: ``python -m vidgen.toy.decoder``. Whole 17-frame clips are decoded exactly as the
 pipelines do (frame by frame with the causal cache), and saturated object pixels weigh more so colours and
-corners come out crisp. The result is saved to ``<run_dir>/decoder.pt`` and picked up by the export.
+corners come out crisp. ``--decoder-base-dim N`` trains a fresh, wider decoder (diffusers'
+``decoder_base_dim``) on the same frozen encoder: the encoder-width decoder rounds the corners of squares.
+The result is saved to ``<run_dir>/decoder.pt`` and picked up by the export.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -32,14 +34,30 @@ class DecoderConfig:
     checkpoint_every: int = 50
     time_budget_minutes: float = 0.0
     threads: int = 1
+    decoder_base_dim: int = 0  # 0: fine-tune the checkpoint's decoder; N: a fresh decoder N channels wide
 
 
-def load_vae(run_dir: Path, arch: ToyArchitecture = ToyArchitecture()):
+def load_vae(run_dir: Path, arch: ToyArchitecture = ToyArchitecture(), decoder_base_dim: int = 0):
+    """The checkpoint's VAE; with ``decoder_base_dim`` its encoder under a fresh decoder of that width."""
     data = torch.load(run_dir / "checkpoint.pt", weights_only=False)
-    vae = build_vae(arch)
-    vae.load_state_dict(data["vae"])
+    if not decoder_base_dim:
+        vae = build_vae(arch)
+        vae.load_state_dict(data["vae"])
+    else:
+        vae = build_vae(replace(arch, vae_decoder_base_dim=decoder_base_dim))
+        encoder_side = {k: v for k, v in data["vae"].items() if k.startswith(("encoder.", "quant_conv."))}
+        vae.load_state_dict(encoder_side, strict=False)
     set_latent_stats(vae, data["vae_config"]["latents_mean"], data["vae_config"]["latents_std"])
     return vae
+
+
+def load_tuned_vae(path: Path, arch: ToyArchitecture = ToyArchitecture()):
+    """The VAE saved by ``finetune_decoder`` (its decoder width and latent statistics are stored with it)."""
+    saved = torch.load(path, weights_only=False)
+    vae = build_vae(replace(arch, vae_decoder_base_dim=saved.get("decoder_base_dim") or None))
+    vae.load_state_dict(saved["vae"])
+    set_latent_stats(vae, saved["latents_mean"], saved["latents_std"])
+    return vae, saved["step"]
 
 
 def decoder_parameters(vae) -> list[torch.nn.Parameter]:
@@ -57,7 +75,7 @@ def finetune_decoder(
 ) -> Path:
     torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.run_dir)
-    vae = load_vae(run_dir, arch)
+    vae = load_vae(run_dir, arch, cfg.decoder_base_dim)
     vae.requires_grad_(False)
     params = decoder_parameters(vae)
     for p in params:
@@ -67,6 +85,8 @@ def finetune_decoder(
     step = 0
     if out.exists():
         saved = torch.load(out, weights_only=False)
+        if (saved.get("decoder_base_dim") or 0) != cfg.decoder_base_dim:
+            raise SystemExit(f"{out} holds a decoder of another width; move it away to start a new one")
         vae.load_state_dict(saved["vae"])
         optimizer.load_state_dict(saved["optimizer"])
         step = saved["step"]
@@ -85,14 +105,17 @@ def finetune_decoder(
         if step % 10 == 0:
             print(f"decoder step {step} loss {loss.item():.4f}", flush=True)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            _save(out, vae, optimizer, step)
-    _save(out, vae, optimizer, step)
+            _save(out, vae, optimizer, step, cfg.decoder_base_dim)
+    _save(out, vae, optimizer, step, cfg.decoder_base_dim)
     return out
 
 
-def _save(path: Path, vae, optimizer, step: int) -> None:
+def _save(path: Path, vae, optimizer, step: int, decoder_base_dim: int) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"vae": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, tmp)
+    state = {"vae": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "decoder_base_dim": decoder_base_dim, "latents_mean": list(vae.config.latents_mean),
+             "latents_std": list(vae.config.latents_std)}
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
+from vidgen.toy.decoder import load_tuned_vae
 from vidgen.toy.model import ToyArchitecture
 from vidgen.toy.train import DEFAULT_EXPORT, PROJECT_ROOT, export_pipeline, load_checkpoint, make_parts
 from vidgen.toy.world import WorldConfig
@@ -28,14 +27,13 @@ def export_run(
     decoder_steps = 0
     decoder_file = run_dir / "decoder.pt"
     if decoder_file.exists():
-        saved = torch.load(decoder_file, weights_only=False)
-        parts.vae.load_state_dict(saved["vae"])
-        decoder_steps = saved["step"]
+        parts.vae, decoder_steps = load_tuned_vae(decoder_file, arch)
     info = {
         "seed": 0,
         "vae_steps": vae_steps,
         "transformer_steps": state.step,
         "decoder_finetune_steps": decoder_steps,
+        "decoder_base_dim": parts.vae.config.decoder_base_dim,
         "training_minutes": round(state.elapsed_s / 60, 1),
     }
     export_pipeline(parts, arch, world, export_dir, info)

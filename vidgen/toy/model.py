@@ -26,9 +26,10 @@ class ToyArchitecture:
     text_layers: int = 2
     text_heads: int = 4
     vae_base_dim: int = 16
+    vae_decoder_base_dim: int | None = None  # None: as wide as the encoder
     z_dim: int = 8
-    heads: int = 4
-    head_dim: int = 24
+    heads: int = 2
+    head_dim: int = 48
     layers: int = 5
     ffn_dim: int = 288
     flow_shift: float = 3.0
@@ -75,6 +76,7 @@ def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
     std = arch.latents_std or [1.0] * arch.z_dim
     return AutoencoderKLWan(
         base_dim=arch.vae_base_dim,
+        decoder_base_dim=arch.vae_decoder_base_dim,
         z_dim=arch.z_dim,
         dim_mult=[1, 1],
         num_res_blocks=1,
