@@ -63,6 +63,7 @@ CAMERA_PHRASES: dict[str, list[str]] = {
     "static": ["the camera is still", "static camera", "the camera does not move"],
 }
 TEXTURE_WORDS = ["textured", "mottled", "patterned"]
+TRAVEL = 0.24  # frame widths a translating object covers over the clip (from the central start box)
 
 # Object captions: {obj} = "a red circle", {mot} = motion phrase, {bg} = background colour word.
 TRAIN_TEMPLATES = [
@@ -143,29 +144,21 @@ def object_triple(spec: ClipSpec, obj: ObjectSpec) -> tuple[str, str, str]:
 
 
 def _motion_track(motion: str, rng: random.Random) -> tuple[tuple[float, float], float]:
-    """Pick a start position and base size so the whole track stays inside the frame."""
+    """Pick a start position and base size; every motion starts in the same central box.
+
+    When left-movers started at the right edge (and so on), the first frame's position alone told the direction,
+    and the transformer learned that instead of the words: given a first frame at the right edge it moved the
+    object left whatever the prompt said. Starting everything in one box leaves the direction to the text.
+    """
     size = rng.uniform(0.13, 0.16)
-    travel = 0.45
-    lo, hi = 0.12 + size, 0.88 - size
-    x, y = rng.uniform(lo, hi), rng.uniform(lo, hi)
-    if motion == "left":
-        x = rng.uniform(lo + travel, hi) if hi - travel > lo else hi
-    elif motion == "right":
-        x = rng.uniform(lo, hi - travel) if hi - travel > lo else lo
-    elif motion == "up":
-        y = rng.uniform(lo + travel, hi) if hi - travel > lo else hi
-    elif motion == "down":
-        y = rng.uniform(lo, hi - travel) if hi - travel > lo else lo
-    elif motion in ("grow", "shrink"):
-        x, y = rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.65)
-    return (x, y), size
+    return (rng.uniform(0.4, 0.6), rng.uniform(0.4, 0.6)), size
 
 
 def object_state(obj: ObjectSpec, progress: float) -> tuple[float, float, float]:
     """Centre x, centre y and half size at progress 0..1."""
     x, y = obj.start
     size = obj.base_size
-    travel = 0.45 * progress
+    travel = TRAVEL * progress
     if obj.motion == "left":
         x -= travel
     elif obj.motion == "right":
@@ -302,14 +295,17 @@ def _draw(rng: random.Random, shares: SamplerShares) -> ClipSpec:
 
 
 def _separate(objects: list[ObjectSpec]) -> None:
-    """Keep two objects in opposite halves so they rarely overlap."""
+    """Keep two objects apart by moving them along an axis neither travels on, so their tracks stay whole."""
     first, second = objects
-    if first.motion in ("left", "right") or second.motion in ("left", "right"):
-        first.start = (first.start[0], min(first.start[1], 0.32))
-        second.start = (second.start[0], max(second.start[1], 0.68))
-    else:
-        first.start = (min(first.start[0], 0.32), first.start[1])
-        second.start = (max(second.start[0], 0.68), second.start[1])
+    moves = {first.motion, second.motion}
+    if not moves & {"up", "down"}:
+        first.start, second.start = (first.start[0], 0.22), (second.start[0], 0.78)
+    elif not moves & {"left", "right"}:
+        first.start, second.start = (0.22, first.start[1]), (0.78, second.start[1])
+    else:  # one horizontal, one vertical: the horizontal one along the top, the vertical one at the side
+        horizontal, vertical = (first, second) if first.motion in ("left", "right") else (second, first)
+        horizontal.start = (horizontal.start[0], 0.2)
+        vertical.start = (0.82, vertical.start[1])
 
 
 def spec_for(color: str, shape: str, move: str, rng: random.Random, background: str | None = None) -> ClipSpec:
