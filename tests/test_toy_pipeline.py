@@ -124,3 +124,23 @@ def test_the_model_draws_the_object_colour_in_the_prompt(pipe, description):
     wanted = [colour for colour in colours for _ in (0, 1)]
     right = sum(f == w for f, w in zip(found, wanted, strict=True))
     assert right >= 9, list(zip(wanted, found, strict=True))
+
+
+def test_the_diagnostics_leave_the_model_unchanged_and_report_shares(pipe):
+    from vidgen.toy.diagnose import temporal_locality, words_or_position
+
+    prompt = "a red circle moves to the right on a white background"
+    before = _frames(pipe, prompt)
+    locality = temporal_locality(pipe, clips=2)
+    assert len(locality) == len(pipe.transformer.blocks)
+    assert all(len(heads) == pipe.transformer.config.num_attention_heads for heads in locality)
+    # A share of attention within one of 17 frames: at least 2/17 if attention ignored time, at most 1.
+    assert all(0.1 < share <= 1.0 for heads in locality for share in heads)
+    assert np.array_equal(before, _frames(pipe, prompt))  # the recording processors were removed again
+    probe = words_or_position(pipe, repeats=1, steps=2)
+    assert probe["clips"] == 4 and 0 <= probe["follows_prompt"] <= 1 and 0 <= probe["follows_first_frame_side"] <= 1
+
+
+def _frames(pipe, prompt):
+    return pipe(prompt=prompt, num_frames=16, height=32, width=32, num_inference_steps=2, guidance_scale=4.0,
+                max_sequence_length=32, generator=torch.Generator().manual_seed(0), output_type="np").frames[0]
