@@ -28,18 +28,19 @@ from vidgen.toy.world import COLORS, ClipSpec, ObjectSpec, WorldConfig, canonica
 
 
 def words_or_position(pipe, world: WorldConfig = WorldConfig(), repeats: int = 6, steps: int = 16) -> dict:
-    """Share of image-to-video clips whose judged direction follows the prompt, and the first frame's side."""
+    """Shares of image-to-video clips whose judged direction follows the prompt, from the centre and from an edge."""
     from diffusers import WanImageToVideoPipeline
     from PIL import Image
 
     i2v = WanImageToVideoPipeline.from_pipe(pipe)
     i2v.set_progress_bar_config(disable=True)
     rng = random.Random(0)
-    follows_text = follows_position = total = 0
+    counts = {"centre": [0, 0, 0], "edge": [0, 0, 0]}  # clips, moved as prompted, moved away from the edge
     for k in range(repeats):
         color = list(COLORS)[k % len(COLORS)]
-        for side, away in ((0.74, "left"), (0.26, "right")):  # an object at the right edge can only go left
-            spec = ClipSpec([ObjectSpec(color, "circle", "still", (side, rng.uniform(0.4, 0.6)), 0.14)], "white")
+        # From the right edge an object can only go left (and vice versa); from the centre, either way.
+        for x, away in ((0.74, "left"), (0.26, "right"), (0.5, None)):
+            spec = ClipSpec([ObjectSpec(color, "circle", "still", (x, rng.uniform(0.4, 0.6)), 0.14)], "white")
             first = Image.fromarray(render_clip(spec, world, [0])[0])
             for said in ("left", "right"):
                 frames = i2v(image=first, prompt=canonical_prompt(color, "circle", said),
@@ -47,11 +48,15 @@ def words_or_position(pipe, world: WorldConfig = WorldConfig(), repeats: int = 6
                              num_inference_steps=steps, guidance_scale=4.0, max_sequence_length=MAX_SEQUENCE_LENGTH,
                              generator=torch.Generator().manual_seed(k), output_type="np").frames[0]
                 motion = judge_clip((np.asarray(frames) * 255).round().astype(np.uint8)).motion
-                follows_text += motion == said
-                follows_position += motion == away
-                total += 1
-    return {"clips": total, "follows_prompt": round(follows_text / total, 3),
-            "follows_first_frame_side": round(follows_position / total, 3)}
+                tally = counts["edge" if away else "centre"]
+                tally[0] += 1
+                tally[1] += motion == said
+                tally[2] += motion == away
+    centre, edge = counts["centre"], counts["edge"]
+    return {"clips": centre[0] + edge[0],
+            "from_centre_follows_prompt": round(centre[1] / centre[0], 3),
+            "from_edge_follows_prompt": round(edge[1] / edge[0], 3),
+            "from_edge_moves_away_from_edge": round(edge[2] / edge[0], 3)}
 
 
 class _AttentionRecorder(WanAttnProcessor):
