@@ -46,7 +46,9 @@ def load_vae(run_dir: Path, arch: ToyArchitecture = ToyArchitecture(), decoder_b
     else:
         vae = build_vae(replace(arch, vae_decoder_base_dim=decoder_base_dim))
         encoder_side = {k: v for k, v in data["vae"].items() if k.startswith(("encoder.", "quant_conv."))}
-        vae.load_state_dict(encoder_side, strict=False)
+        missing = vae.load_state_dict(encoder_side, strict=False).missing_keys
+        if any(not k.startswith(("decoder.", "post_quant_conv.")) for k in missing):
+            raise ValueError(f"the checkpoint's encoder does not fit this architecture (missing {missing[:3]})")
     set_latent_stats(vae, data["vae_config"]["latents_mean"], data["vae_config"]["latents_std"])
     return vae
 
