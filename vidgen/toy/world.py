@@ -143,7 +143,7 @@ def object_triple(spec: ClipSpec, obj: ObjectSpec) -> tuple[str, str, str]:
     return (obj.color, obj.shape, move)
 
 
-def _motion_track(motion: str, rng: random.Random) -> tuple[tuple[float, float], float]:
+def _start_and_size(rng: random.Random) -> tuple[tuple[float, float], float]:
     """Pick a start position and base size; every motion starts in the same central box.
 
     When left-movers started at the right edge (and so on), the first frame's position alone told the direction,
@@ -264,7 +264,7 @@ class SamplerShares:
 
 
 def _random_object(rng: random.Random, color: str, shape: str, motion: str) -> ObjectSpec:
-    start, size = _motion_track(motion, rng)
+    start, size = _start_and_size(rng)
     return ObjectSpec(color=color, shape=shape, motion=motion, start=start, base_size=size)
 
 
