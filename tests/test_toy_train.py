@@ -20,7 +20,7 @@ def tiny_config(tmp_path, run: str, **overrides) -> TrainConfig:
         export_dir=str(tmp_path / f"{run}-export"),
         vae_steps=2,
         vae_batch=2,
-        vae_window=3,
+        vae_window=5,
         clip_vae_steps=2,
         clip_vae_batch=1,
         steps=3,
@@ -69,6 +69,23 @@ def test_training_resumes_exactly_from_its_checkpoint(tmp_path):
     )
 
 
+def test_a_warm_start_keeps_the_vae_and_trains_only_the_transformer_phase(tmp_path, capsys):
+    first = train(tiny_config(tmp_path, "first"), TINY_ARCH, TINY_WORLD)
+    warm = train(tiny_config(tmp_path, "warm", init_from=str(tmp_path / "first" / "checkpoint.pt"), log_every=1),
+                 TINY_ARCH, TINY_WORLD)
+    log = capsys.readouterr().out.split("warm-started from", 1)[1]
+    assert "vae step" not in log and "flow step" in log  # straight to the transformer phase
+    for a, b in zip(first.vae.parameters(), warm.vae.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in
+               zip(first.transformer.parameters(), warm.transformer.parameters(), strict=True))
+
+
+def test_the_clip_length_flags_set_the_world():
+    world = parse_args(["--num-frames", "9", "--fps", "4"]).world()
+    assert (world.num_frames, world.fps) == (9, 4)
+
+
 def test_short_padding_with_bias_matches_the_pipelines_padding():
     parts = make_parts(TINY_ARCH)
     with torch.no_grad():
@@ -105,6 +122,34 @@ def test_flow_loss_is_finite_for_text_and_image_conditioning(share):
     loss = flow_loss(parts, TINY_ARCH, latents, ["a red circle", ""], torch.Generator().manual_seed(0), share)
     loss.backward()
     assert torch.isfinite(loss) and parts.transformer.patch_embedding.weight.grad is not None
+
+
+def test_motion_weights_single_out_the_latents_that_change_over_the_clip():
+    from vidgen.toy.train import motion_weights
+
+    z = torch.zeros(1, 4, 5, 4, 4)
+    z[0, :, :, 1, 2] = torch.arange(5.0).view(1, 5) * 0.5  # one position changes from frame to frame
+    weights = motion_weights(z, strength=2.0)
+    assert weights.shape == (1, 1, 5, 4, 4)
+    assert torch.all(weights[0, 0, :, 0, 0] == 1.0)  # still everywhere else
+    assert weights[0, 0, 0, 1, 2] == weights[0, 0, 4, 1, 2] == 3.0  # clamped at 1 + strength
+    assert torch.equal(motion_weights(z, strength=0.0), torch.ones_like(weights))
+
+
+def test_the_default_vae_compresses_17_frames_into_5_latent_frames():
+    from vidgen.toy.model import build_vae
+
+    arch = ToyArchitecture()
+    vae = build_vae(arch).eval()
+    video = torch.rand(1, 3, 17, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z = vae.encode(video).latent_dist.mode()
+        decoded = vae.decode(z).sample
+    assert z.shape == (1, arch.z_dim, 5, 8, 8)
+    assert decoded.shape == video.shape
+    assert (vae.config.scale_factor_temporal, vae.config.scale_factor_spatial) == (4, 4)
+    with pytest.raises(ValueError, match="temporal compression"):
+        build_vae(ToyArchitecture(vae_temporal_compression=2))
 
 
 def test_decoder_finetune_keeps_the_encoder_and_export_uses_the_new_decoder(tmp_path):

@@ -101,11 +101,12 @@ class TopLayers(nn.Module):
         super().__init__()
         self.adapted = config.layers
         self.layers = nn.ModuleList(copy.deepcopy(layers[i]) for i in range(len(layers)))
+        hidden_size = self.layers[0].output.dense.out_features  # read before the adapters wrap it
         for param in self.layers.parameters():
             param.requires_grad = False
         self.adapters = attach_adapters(self.layers, config)
         self.adapter_modules = nn.ModuleList(self.adapters.values())
-        self.head = nn.Linear(self.layers[0].output.dense.out_features, len(CLASSIFIER_CATEGORIES))
+        self.head = nn.Linear(hidden_size, len(CLASSIFIER_CATEGORIES))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min

@@ -209,9 +209,18 @@ def measure_speed(pipe, world: WorldConfig, steps: int, guidance: float, thread_
     }
 
 
+def model_world(model_dir: Path) -> WorldConfig:
+    """The clip geometry the model was trained on, from its vidgen_toy.json (defaults if absent)."""
+    description = model_dir / "vidgen_toy.json"
+    if not description.exists():
+        return WorldConfig()
+    info = json.loads(description.read_text())
+    return WorldConfig(size=info["width"], num_frames=info["num_frames"], fps=info["fps"])
+
+
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
-    world = WorldConfig()
+    world = model_world(Path(args.model))
     pipe = load_pipeline(Path(args.model))
     steps, guidance = args.steps, args.guidance
     results: dict = {"model": _display_path(Path(args.model))}

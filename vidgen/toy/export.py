@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(PROJECT_ROOT / "runs" / "toy"))
     parser.add_argument("--export-dir", default=str(DEFAULT_EXPORT))
-    parser.add_argument("--vae-steps", type=int, default=3500, help="recorded in vidgen_toy.json")
+    parser.add_argument("--vae-steps", type=int, default=1500, help="recorded in vidgen_toy.json")
     args = parser.parse_args(argv)
     print(export_run(Path(args.run_dir), Path(args.export_dir), args.vae_steps))
 

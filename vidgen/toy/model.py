@@ -27,11 +27,16 @@ class ToyArchitecture:
     text_heads: int = 4
     vae_base_dim: int = 16
     vae_decoder_base_dim: int | None = None  # None: as wide as the encoder
-    z_dim: int = 8
+    # Two 3-D downsampling stages: 4x in space and 4x in time (17 frames -> 5 latent frames, the first one
+    # frame 0 alone, as in the Wan VAE). Without temporal compression the transformer saw 17 near-identical
+    # latent frames and could not tell early from late: objects faded or ran backwards in time.
+    vae_dim_mult: tuple[int, ...] = (1, 2, 2)
+    vae_temporal_compression: int = 4
+    z_dim: int = 16
     heads: int = 2
     head_dim: int = 48
-    layers: int = 5
-    ffn_dim: int = 288
+    layers: int = 6
+    ffn_dim: int = 384
     flow_shift: float = 3.0
     latents_mean: list[float] = field(default_factory=list)
     latents_std: list[float] = field(default_factory=list)
@@ -71,25 +76,26 @@ def build_text_encoder(arch: ToyArchitecture, vocab_size: int) -> T5EncoderModel
 
 
 def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
-    """4x spatial (2x patchify then one downsample), no temporal compression."""
+    """2x spatial per downsampling stage; each stage also halves time when the architecture compresses time."""
     mean = arch.latents_mean or [0.0] * arch.z_dim
     std = arch.latents_std or [1.0] * arch.z_dim
+    stages = len(arch.vae_dim_mult) - 1
+    if arch.vae_temporal_compression not in (1, 2**stages):
+        raise ValueError(f"temporal compression must be 1 or {2**stages} with {stages} downsampling stages")
+    temporal = arch.vae_temporal_compression > 1
     return AutoencoderKLWan(
         base_dim=arch.vae_base_dim,
         decoder_base_dim=arch.vae_decoder_base_dim,
         z_dim=arch.z_dim,
-        dim_mult=[1, 1],
+        dim_mult=list(arch.vae_dim_mult),
         num_res_blocks=1,
         attn_scales=[],
-        temperal_downsample=[False],
+        # The encoder reads the first `stages` entries, the decoder the last `stages` in reverse: all alike.
+        temperal_downsample=[temporal] * len(arch.vae_dim_mult),
         latents_mean=mean,
         latents_std=std,
-        in_channels=12,
-        out_channels=12,
-        patch_size=2,
-        is_residual=True,
-        scale_factor_temporal=1,
-        scale_factor_spatial=4,
+        scale_factor_temporal=arch.vae_temporal_compression,
+        scale_factor_spatial=2**stages,
     )
 
 

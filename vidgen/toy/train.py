@@ -51,22 +51,23 @@ class TrainConfig:
     run_dir: str = str(PROJECT_ROOT / "runs" / "toy")
     export_dir: str = str(DEFAULT_EXPORT)
     seed: int = 0
-    vae_steps: int = 1200
+    vae_steps: int = 1500
     vae_batch: int = 8
     vae_lr: float = 2e-3
-    steps: int = 3000
+    steps: int = 6000
     batch: int = 32
     lr: float = 6e-4
     warmup: int = 100
-    vae_window: int = 3  # frames per VAE training clip (the VAE has no temporal compression)
-    clip_vae_steps: int = 600  # phase 1b: whole-clip refinement of the VAE
+    vae_window: int = 5  # frames per VAE training clip: 1 + 4k, so the 4x temporal compression sees whole chunks
+    clip_vae_steps: int = 1000  # phase 1b: whole-clip refinement of the VAE
     clip_vae_batch: int = 2
     clip_vae_lr: float = 5e-4
     object_weight: float = 4.0  # saturated object pixels weigh this much more in phase 1b
     pool_size: int = 6144  # encoded clips kept for reuse
     pool_prefill: int = 768
-    pool_fresh: int = 8  # new clips rendered and encoded per step
+    pool_fresh: int = 4  # new clips rendered and encoded per step
     i2v_share: float = 0.3
+    motion_weight: float = 2.0  # latent positions that change over the clip weigh up to this much more
     caption_dropout: float = 0.1
     ema_decay: float = 0.998
     checkpoint_every: int = 50
@@ -75,6 +76,12 @@ class TrainConfig:
     stop_at_step: int = 0  # 0 = run to ``steps``; else stop the flow phase there (resumable)
     threads: int = 1
     log_every: int = 10
+    num_frames: int = WorldConfig.num_frames  # clip length the model learns (its native length)
+    fps: int = WorldConfig.fps
+    init_from: str = ""  # checkpoint to warm-start a fresh run's transformer phase from (its VAE is kept)
+
+    def world(self) -> WorldConfig:
+        return WorldConfig(num_frames=self.num_frames, fps=self.fps)
 
 
 @dataclass
@@ -249,7 +256,20 @@ def sample_sigmas(generator: torch.Generator, size: int, shift: float) -> torch.
     return shift * u / (1.0 + (shift - 1.0) * u)
 
 
-def flow_loss(parts: Parts, arch: ToyArchitecture, z: torch.Tensor, prompts: list[str], generator, i2v_share):
+def motion_weights(z: torch.Tensor, strength: float) -> torch.Tensor:
+    """(B, 1, T, H, W): 1 where the latent stays the same over the clip, up to 1 + strength where it changes.
+
+    A moving object covers a few latent positions and the still background all the others, so an unweighted
+    loss is nearly blind to whether the object went the way the words said.
+    """
+    change = (z - z.mean(dim=2, keepdim=True)).abs().mean(dim=1, keepdim=True)
+    return 1.0 + strength * change.clamp(max=1.0)
+
+
+def flow_loss(
+    parts: Parts, arch: ToyArchitecture, z: torch.Tensor, prompts: list[str], generator, i2v_share,
+    motion_weight: float = 0.0,
+):
     batch, _, frames, height, width = z.shape
     sigma = sample_sigmas(generator, batch, arch.flow_shift)
     noise = torch.randn(z.shape, generator=generator)
@@ -265,7 +285,7 @@ def flow_loss(parts: Parts, arch: ToyArchitecture, z: torch.Tensor, prompts: lis
     text, bias = encode_text(parts.tokenizer, parts.text_encoder, prompts)
     parts.cross_attention.bias = bias
     pred = parts.transformer(hidden_states=noisy, timestep=timestep, encoder_hidden_states=text, return_dict=False)[0]
-    weight = frame_mask.expand_as(z)
+    weight = (frame_mask * motion_weights(z, motion_weight)).expand_as(z)
     return ((pred - target).pow(2) * weight).sum() / weight.sum()
 
 
@@ -357,6 +377,10 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
     if ckpt.exists():
         saved, state = load_checkpoint(ckpt, parts)
         print(f"resumed at phase={state.phase} step={state.step}", flush=True)
+    elif cfg.init_from:
+        load_checkpoint(Path(cfg.init_from), parts)
+        state = RunState(phase="transformer")  # new data, new schedule: only the weights carry over
+        print(f"warm-started from {cfg.init_from}", flush=True)
     exclude = heldout_triples()
     started = time.monotonic() - state.elapsed_s
     budget_end = time.monotonic() + cfg.time_budget_minutes * 60 if cfg.time_budget_minutes else math.inf
@@ -490,7 +514,7 @@ def _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, sta
         prompts = ["" if rng.random() < cfg.caption_dropout else p for p in prompts]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.step, cfg)
-        loss = flow_loss(parts, arch, z, prompts, generator, cfg.i2v_share)
+        loss = flow_loss(parts, arch, z, prompts, generator, cfg.i2v_share, cfg.motion_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -531,7 +555,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    cfg = parse_args(argv)
+    train(cfg, world=cfg.world())
 
 
 if __name__ == "__main__":
