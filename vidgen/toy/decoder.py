@@ -19,7 +19,13 @@ from pathlib import Path
 import torch
 
 from vidgen.toy.model import ToyArchitecture, build_vae, set_latent_stats
-from vidgen.toy.train import PROJECT_ROOT, batch_rng, render_batch, weighted_reconstruction_error
+from vidgen.toy.train import (
+    PROJECT_ROOT,
+    batch_rng,
+    checkpoint_architecture,
+    render_batch,
+    weighted_reconstruction_error,
+)
 from vidgen.toy.world import WorldConfig, heldout_triples
 
 
@@ -125,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(DecoderConfig):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    finetune_decoder(DecoderConfig(**vars(parser.parse_args(argv))))
+    cfg = DecoderConfig(**vars(parser.parse_args(argv)))
+    finetune_decoder(cfg, checkpoint_architecture(Path(cfg.run_dir) / "checkpoint.pt"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from vidgen.toy.decoder import load_tuned_vae
 from vidgen.toy.model import ToyArchitecture
-from vidgen.toy.train import DEFAULT_EXPORT, PROJECT_ROOT, export_pipeline, load_checkpoint, make_parts
+from vidgen.toy.train import (
+    DEFAULT_EXPORT,
+    PROJECT_ROOT,
+    checkpoint_architecture,
+    export_pipeline,
+    load_checkpoint,
+    make_parts,
+)
 from vidgen.toy.world import WorldConfig
 
 
@@ -44,9 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(PROJECT_ROOT / "runs" / "toy"))
     parser.add_argument("--export-dir", default=str(DEFAULT_EXPORT))
-    parser.add_argument("--vae-steps", type=int, default=1500, help="recorded in vidgen_toy.json")
+    parser.add_argument("--vae-steps", type=int, default=3500, help="recorded in vidgen_toy.json")
     args = parser.parse_args(argv)
-    print(export_run(Path(args.run_dir), Path(args.export_dir), args.vae_steps))
+    run_dir = Path(args.run_dir)
+    arch = checkpoint_architecture(run_dir / "checkpoint.pt")
+    print(export_run(run_dir, Path(args.export_dir), args.vae_steps, arch))
 
 
 if __name__ == "__main__":

@@ -27,19 +27,36 @@ class ToyArchitecture:
     text_heads: int = 4
     vae_base_dim: int = 16
     vae_decoder_base_dim: int | None = None  # None: as wide as the encoder
-    # Two 3-D downsampling stages: 4x in space and 4x in time (17 frames -> 5 latent frames, the first one
-    # frame 0 alone, as in the Wan VAE). Without temporal compression the transformer saw 17 near-identical
-    # latent frames and could not tell early from late: objects faded or ran backwards in time.
-    vae_dim_mult: tuple[int, ...] = (1, 2, 2)
-    vae_temporal_compression: int = 4
-    z_dim: int = 16
+    vae_dim_mult: tuple[int, ...] = (1, 1)  # one entry per level; each level after the first downsamples 2x
+    vae_temporal_compression: int = 1  # 1, or 2 ** downsampling stages (each stage then also halves time)
+    vae_patch_size: int | None = 2  # pixels folded 2x2 into channels before the first convolution
+    vae_residual: bool = True  # Wan 2.2's residual downsampling blocks
+    z_dim: int = 8
     heads: int = 2
     head_dim: int = 48
-    layers: int = 6
-    ffn_dim: int = 384
+    layers: int = 5
+    ffn_dim: int = 288
     flow_shift: float = 3.0
     latents_mean: list[float] = field(default_factory=list)
     latents_std: list[float] = field(default_factory=list)
+
+
+# An experiment (session 5, not shipped; docs/toy-model.md): two 3-D downsampling stages, 4x in space and 4x
+# in time (17 frames -> 5 latent frames, the first one frame 0 alone, as in Wan's VAE), 16 latent channels,
+# 6 transformer layers. Camera moves rose, colour fell below its target.
+TEMPORAL_ARCHITECTURE = ToyArchitecture(
+    vae_dim_mult=(1, 2, 2), vae_temporal_compression=4, vae_patch_size=None, vae_residual=False, z_dim=16,
+    layers=6, ffn_dim=384,
+)
+ARCHITECTURES = {"default": ToyArchitecture(), "temporal": TEMPORAL_ARCHITECTURE}
+
+
+def architecture_from_dict(values: dict) -> ToyArchitecture:
+    """The architecture a checkpoint recorded (fields it predates keep their defaults)."""
+    values = dict(values)
+    if "vae_dim_mult" in values:
+        values["vae_dim_mult"] = tuple(values["vae_dim_mult"])
+    return ToyArchitecture(**values)
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
@@ -76,13 +93,14 @@ def build_text_encoder(arch: ToyArchitecture, vocab_size: int) -> T5EncoderModel
 
 
 def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
-    """2x spatial per downsampling stage; each stage also halves time when the architecture compresses time."""
+    """Default: 2x2 patchify + one residual downsample (4x spatial), no temporal compression."""
     mean = arch.latents_mean or [0.0] * arch.z_dim
     std = arch.latents_std or [1.0] * arch.z_dim
     stages = len(arch.vae_dim_mult) - 1
     if arch.vae_temporal_compression not in (1, 2**stages):
         raise ValueError(f"temporal compression must be 1 or {2**stages} with {stages} downsampling stages")
     temporal = arch.vae_temporal_compression > 1
+    patch = arch.vae_patch_size or 1
     return AutoencoderKLWan(
         base_dim=arch.vae_base_dim,
         decoder_base_dim=arch.vae_decoder_base_dim,
@@ -94,8 +112,12 @@ def build_vae(arch: ToyArchitecture) -> AutoencoderKLWan:
         temperal_downsample=[temporal] * len(arch.vae_dim_mult),
         latents_mean=mean,
         latents_std=std,
+        in_channels=3 * patch * patch,
+        out_channels=3 * patch * patch,
+        patch_size=arch.vae_patch_size,
+        is_residual=arch.vae_residual,
         scale_factor_temporal=arch.vae_temporal_compression,
-        scale_factor_spatial=2**stages,
+        scale_factor_spatial=patch * 2**stages,
     )
 
 

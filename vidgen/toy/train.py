@@ -31,8 +31,10 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
 from vidgen.toy.model import (
+    ARCHITECTURES,
     MAX_SEQUENCE_LENGTH,
     ToyArchitecture,
+    architecture_from_dict,
     build_pipeline,
     build_text_encoder,
     build_tokenizer,
@@ -51,23 +53,23 @@ class TrainConfig:
     run_dir: str = str(PROJECT_ROOT / "runs" / "toy")
     export_dir: str = str(DEFAULT_EXPORT)
     seed: int = 0
-    vae_steps: int = 1500
+    vae_steps: int = 1200
     vae_batch: int = 8
     vae_lr: float = 2e-3
-    steps: int = 6000
+    steps: int = 3000
     batch: int = 32
     lr: float = 6e-4
     warmup: int = 100
-    vae_window: int = 5  # frames per VAE training clip: 1 + 4k, so the 4x temporal compression sees whole chunks
-    clip_vae_steps: int = 1000  # phase 1b: whole-clip refinement of the VAE
+    vae_window: int = 3  # frames per VAE training clip (1 + 4k with the temporal architecture)
+    clip_vae_steps: int = 600  # phase 1b: whole-clip refinement of the VAE
     clip_vae_batch: int = 2
     clip_vae_lr: float = 5e-4
     object_weight: float = 4.0  # saturated object pixels weigh this much more in phase 1b
     pool_size: int = 6144  # encoded clips kept for reuse
     pool_prefill: int = 768
-    pool_fresh: int = 4  # new clips rendered and encoded per step
+    pool_fresh: int = 8  # new clips rendered and encoded per step
     i2v_share: float = 0.3
-    motion_weight: float = 2.0  # latent positions that change over the clip weigh up to this much more
+    motion_weight: float = 0.0  # latent positions that change over the clip weigh up to this much more
     caption_dropout: float = 0.1
     ema_decay: float = 0.998
     checkpoint_every: int = 50
@@ -79,6 +81,7 @@ class TrainConfig:
     num_frames: int = WorldConfig.num_frames  # clip length the model learns (its native length)
     fps: int = WorldConfig.fps
     init_from: str = ""  # checkpoint to warm-start a fresh run's transformer phase from (its VAE is kept)
+    architecture: str = "default"  # a vidgen.toy.model.ARCHITECTURES key: default | temporal
 
     def world(self) -> WorldConfig:
         return WorldConfig(num_frames=self.num_frames, fps=self.fps)
@@ -332,6 +335,10 @@ def save_checkpoint(path: Path, parts: Parts, optimizer, state: RunState, arch: 
     os.replace(tmp, path)
 
 
+def checkpoint_architecture(path: Path) -> ToyArchitecture:
+    return architecture_from_dict(torch.load(path, weights_only=False)["arch"])
+
+
 def load_checkpoint(path: Path, parts: Parts) -> tuple[dict, RunState]:
     data = torch.load(path, weights_only=False)
     parts.text_encoder.load_state_dict(data["text_encoder"])
@@ -367,6 +374,9 @@ def export_pipeline(parts: Parts, arch: ToyArchitecture, world: WorldConfig, exp
 
 
 def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: WorldConfig = WorldConfig()) -> Parts:
+    if (cfg.vae_window - 1) % arch.vae_temporal_compression:
+        raise ValueError(f"--vae-window must be 1 + a multiple of the VAE's temporal compression "
+                         f"({arch.vae_temporal_compression})")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     run_dir = Path(cfg.run_dir)
@@ -556,7 +566,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
-    train(cfg, world=cfg.world())
+    train(cfg, ARCHITECTURES[cfg.architecture], world=cfg.world())
 
 
 if __name__ == "__main__":
