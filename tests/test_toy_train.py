@@ -86,6 +86,21 @@ def test_the_clip_length_flags_set_the_world():
     assert (world.num_frames, world.fps) == (9, 4)
 
 
+def test_an_unknown_architecture_is_refused_by_the_command_line(capsys):
+    assert parse_args(["--architecture", "temporal"]).architecture == "temporal"
+    with pytest.raises(SystemExit):
+        parse_args(["--architecture", "huge"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_evaluation_uses_the_clip_geometry_the_model_folder_records(tmp_path):
+    from vidgen.toy.evaluate import model_world
+
+    assert model_world(tmp_path) == WorldConfig()  # no vidgen_toy.json: the default world
+    (tmp_path / "vidgen_toy.json").write_text(json.dumps({"width": 48, "num_frames": 9, "fps": 4}))
+    assert model_world(tmp_path) == WorldConfig(size=48, num_frames=9, fps=4)
+
+
 def test_short_padding_with_bias_matches_the_pipelines_padding():
     parts = make_parts(TINY_ARCH)
     with torch.no_grad():

@@ -560,7 +560,8 @@ def _export(cfg, parts, arch, world, state) -> None:
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(TrainConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+        choices = list(ARCHITECTURES) if f.name == "architecture" else None
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices)
     return TrainConfig(**vars(parser.parse_args(argv)))
 
 
