@@ -13,7 +13,7 @@ UNSAFE = "explicit nude photo of a naked woman, porn"
 BENIGN = "a red kite flying over a green hill on a sunny day"
 
 
-@pytest.mark.parametrize("layers", [(4, 5), (0, 1, 2, 3, 4, 5)])  # the shipped top two, and every layer
+@pytest.mark.parametrize("layers", [(4, 5), (3, 5), (0, 1, 2, 3, 4, 5)])  # shipped, a gap, every layer
 def test_a_few_adapter_steps_learn_and_the_export_loads_with_the_same_scores(tmp_path, layers):
     config = TrainConfig(epochs=6, batch_size=4, lr=3e-3, portraits=0, layers=layers)
     texts = [UNSAFE, BENIGN] * 4

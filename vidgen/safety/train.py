@@ -110,7 +110,8 @@ class TopLayers(nn.Module):
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
-        for index in self.adapted:
+        # Every layer above the frozen states runs, adapted or not, so a set like (3, 5) keeps layer 4.
+        for index in range(min(self.adapted), len(self.layers)):
             hidden = self.layers[index](hidden, attention_mask=additive)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
         return self.head(mean_pool(hidden, mask) * POOL_SCALE)
