@@ -81,6 +81,21 @@ def test_a_warm_start_keeps_the_vae_and_trains_only_the_transformer_phase(tmp_pa
                zip(first.transformer.parameters(), warm.transformer.parameters(), strict=True))
 
 
+def test_a_warm_start_from_an_exported_folder_loads_its_ema_weights(tmp_path):
+    from diffusers import WanTransformer3DModel
+
+    train(tiny_config(tmp_path, "first"), TINY_ARCH, TINY_WORLD)
+    folder = tmp_path / "first-export"
+    warm = train(tiny_config(tmp_path, "warm", init_from=str(folder), steps=0), TINY_ARCH, TINY_WORLD)
+    exported = WanTransformer3DModel.from_pretrained(folder / "transformer").state_dict()
+    for name, value in warm.transformer.state_dict().items():
+        assert torch.equal(value, exported[name]), name
+    for a, b in zip(warm.transformer.parameters(), warm.ema_transformer.parameters(), strict=True):
+        assert torch.equal(a, b)
+    fresh = make_parts(TINY_ARCH).transformer.state_dict()
+    assert any(not torch.equal(fresh[name], exported[name]) for name in exported)
+
+
 def test_the_clip_length_flags_set_the_world():
     world = parse_args(["--num-frames", "9", "--fps", "4"]).world()
     assert (world.num_frames, world.fps) == (9, 4)

@@ -80,7 +80,7 @@ class TrainConfig:
     log_every: int = 10
     num_frames: int = WorldConfig.num_frames  # clip length the model learns (its native length)
     fps: int = WorldConfig.fps
-    init_from: str = ""  # checkpoint to warm-start a fresh run's transformer phase from (its VAE is kept)
+    init_from: str = ""  # checkpoint or exported folder to warm-start the transformer phase from (VAE kept)
     architecture: str = "default"  # a vidgen.toy.model.ARCHITECTURES key: default | temporal
 
     def world(self) -> WorldConfig:
@@ -351,6 +351,23 @@ def load_checkpoint(path: Path, parts: Parts) -> tuple[dict, RunState]:
     return data, RunState(**data["state"])
 
 
+def load_pipeline_weights(folder: Path, parts: Parts) -> None:
+    """Warm start from an exported diffusers folder (e.g. the shipped assets/vidgen-toy), whose weights are the
+    EMA ones: they seed both the trained and the EMA copies."""
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from transformers import T5EncoderModel
+
+    vae = AutoencoderKLWan.from_pretrained(folder / "vae")
+    parts.vae.load_state_dict(vae.state_dict())
+    set_latent_stats(parts.vae, vae.config.latents_mean, vae.config.latents_std)
+    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer").state_dict()
+    text_encoder = T5EncoderModel.from_pretrained(folder / "text_encoder").state_dict()
+    for target in (parts.transformer, parts.ema_transformer):
+        target.load_state_dict(transformer)
+    for target in (parts.text_encoder, parts.ema_text_encoder):
+        target.load_state_dict(text_encoder)
+
+
 def export_pipeline(parts: Parts, arch: ToyArchitecture, world: WorldConfig, export_dir: Path, info: dict) -> None:
     """Save the EMA weights as a diffusers folder (safetensors) plus vidgen_toy.json, atomically."""
     from vidgen.toy.describe import describe_model
@@ -388,7 +405,8 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
         saved, state = load_checkpoint(ckpt, parts)
         print(f"resumed at phase={state.phase} step={state.step}", flush=True)
     elif cfg.init_from:
-        load_checkpoint(Path(cfg.init_from), parts)
+        source = Path(cfg.init_from)
+        load_pipeline_weights(source, parts) if source.is_dir() else load_checkpoint(source, parts)
         state = RunState(phase="transformer")  # new data, new schedule: only the weights carry over
         print(f"warm-started from {cfg.init_from}", flush=True)
     exclude = heldout_triples()
