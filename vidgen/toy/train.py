@@ -406,7 +406,10 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
         print(f"resumed at phase={state.phase} step={state.step}", flush=True)
     elif cfg.init_from:
         source = Path(cfg.init_from)
-        load_pipeline_weights(source, parts) if source.is_dir() else load_checkpoint(source, parts)
+        if source.is_dir():
+            load_pipeline_weights(source, parts)
+        else:
+            load_checkpoint(source, parts)
         state = RunState(phase="transformer")  # new data, new schedule: only the weights carry over
         print(f"warm-started from {cfg.init_from}", flush=True)
     exclude = heldout_triples()
