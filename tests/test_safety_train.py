@@ -32,3 +32,40 @@ def test_a_few_adapter_steps_learn_and_the_export_loads_with_the_same_scores(tmp
         got = loaded.score(text).scores
         # The export stores float16 adapters; the classifier merges them into MiniLM.
         assert np.allclose([got[c] for c in CLASSIFIER_CATEGORIES], expected, atol=0.02)
+
+
+def test_averaged_runs_merge_to_the_mean_of_their_weights_and_load(tmp_path):
+    import copy
+
+    import torch
+    from safetensors.torch import load_file
+
+    from vidgen.safety.adapters import AdapterConfig, merge_adapters
+    from vidgen.safety.embedder import load_minilm
+    from vidgen.safety.train import average_runs
+
+    config = TrainConfig(epochs=2, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5))
+    texts = [UNSAFE, BENIGN] * 4
+    states = frozen_states(texts, quantized=False, first_adapted=4)
+    y = np.zeros((len(texts), len(CLASSIFIER_CATEGORIES)), np.float32)
+    y[0::2, CLASSIFIER_CATEGORIES.index("sexual")] = 1.0
+    runs = []
+    for shuffle in (1, 2):
+        run_config = TrainConfig(**{**config.__dict__, "shuffle_seed": shuffle})
+        top = fit(states, y, np.ones(len(texts), np.float32), run_config, log=lambda _: None)
+        export(top, run_config, tmp_path / f"run{shuffle}", {"fit_rows": len(texts)})
+        runs.append(tmp_path / f"run{shuffle}")
+    average_runs(runs, tmp_path / "soup")
+
+    _, base, _ = load_minilm(quantize=False)
+    merged = []
+    configs = [AdapterConfig(8, 16.0, (4, 5))] * 2 + [AdapterConfig(16, 32.0, (4, 5))]  # the soup: rank x 2
+    for folder, cfg in zip([*runs, tmp_path / "soup"], configs, strict=True):
+        layers = copy.deepcopy(base.encoder.layer)
+        merge_adapters(layers, load_file(str(folder / "classifier.safetensors")), cfg)
+        merged.append(layers[5].intermediate.dense.weight)
+    assert not torch.allclose(merged[0], merged[1])  # the two runs really differ
+    assert torch.allclose(merged[2], (merged[0] + merged[1]) / 2, atol=1e-3)
+
+    soup = PromptClassifier(tmp_path / "soup", quantize=False)
+    assert soup.score(UNSAFE).scores["sexual"] > soup.score(BENIGN).scores["sexual"]

@@ -54,7 +54,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from vidgen.safety.train import WEIGHTS_DIR, TrainConfig, run_training
 
-    config = TrainConfig(epochs=args.epochs, seed=args.seed, rank=args.rank,
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, shuffle_seed=args.shuffle_seed, rank=args.rank,
                          layers=tuple(int(x) for x in args.layers.split(",")))
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
                  log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -70,6 +70,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     run_calibration(load(args.data), Path(args.weights) if args.weights else WEIGHTS_DIR,
                     log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
+def _average(args: argparse.Namespace) -> int:
+    from vidgen.safety.train import average_runs
+
+    average_runs([Path(d) for d in args.runs], Path(args.out))
+    print(f"wrote the average of {len(args.runs)} runs to {args.out}; next: calibrate --weights {args.out}")
     return 0
 
 
@@ -101,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--out", default=None, help="weights folder (default: the shipped vidgen/safety/weights)")
     tr.add_argument("--epochs", type=int, default=4)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--shuffle-seed", type=int, default=None,
+                    help="batch order only (default: --seed); runs that differ only here can be averaged")
     tr.add_argument("--threads", type=int, default=1)
     tr.add_argument("--rank", type=int, default=8)
     tr.add_argument("--layers", default="4,5", help="MiniLM layers that get adapters")
@@ -111,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--weights", default=None)
     cal.add_argument("--threads", type=int, default=1)
     cal.set_defaults(run=_calibrate)
+
+    avg = sub.add_parser("average", help="average trained runs that differ only in --shuffle-seed (one pass)")
+    avg.add_argument("runs", nargs="+", help="weights folders written by train")
+    avg.add_argument("--out", required=True)
+    avg.set_defaults(run=_average)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -92,3 +92,21 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     weights = mask.unsqueeze(-1).to(hidden.dtype)
     mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
     return nn.functional.normalize(mean, dim=-1)
+
+
+def average_adapters(runs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One adapter set whose merged weights are the mean of the runs' (a "model soup").
+
+    The low-rank factors are stacked, A on top of each other and B side by side over the number of runs, so
+    B A = mean(B_i A_i) exactly at rank = runs x rank; the heads are averaged. Only runs that start from the
+    same weights and differ in batch order (`--shuffle-seed`) average well.
+    """
+    soup = {}
+    for key in runs[0]:
+        if key.startswith("head."):
+            soup[key] = torch.stack([r[key].float() for r in runs]).mean(0)
+        elif key.endswith(".lora_a"):
+            soup[key] = torch.cat([r[key].float() for r in runs], dim=0)
+        elif key.endswith(".lora_b"):
+            soup[key] = torch.cat([r[key].float() for r in runs], dim=1) / len(runs)
+    return soup

@@ -1,8 +1,8 @@
 """Choose per-category thresholds for each operating point from classifier scores on held-out prompts.
 
-Greedy: start every blocked category at a high threshold and keep lowering the one whose next step buys the
-most recall (mean plus minimum over the target groups) per extra false positive, while the false-positive
-budgets hold. Prompts the rules layer blocks count as flagged from the start.
+Greedy: start every blocked category at a high threshold and keep making the move (one category to any
+lower threshold) that buys the most recall (mean plus minimum over the target groups) per extra false positive,
+while the false-positive budgets hold. Prompts the rules layer blocks count as flagged from the start.
 """
 
 from __future__ import annotations
@@ -71,16 +71,17 @@ def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: Operati
     recall, fp_hard, _ = evaluate(level)
     while True:
         best, best_gain = None, 0.0
+        # Every lower threshold of every category is a candidate, not only the next grid step: a category
+        # whose recall comes in one jump after a flat stretch would otherwise never be chosen.
         for c in cats:
-            if level[c] == 0:
-                continue
-            trial = {**level, c: level[c] - 1}
-            r, h, p = evaluate(trial)
-            if h > point.benign_hard_budget or p > point.plain_budget:
-                continue
-            gain = (r - recall + 1e-6) / (h - fp_hard + 1e-3)
-            if gain > best_gain:
-                best, best_gain = trial, gain
+            for k in range(level[c] - 1, -1, -1):
+                trial = {**level, c: k}
+                r, h, p = evaluate(trial)
+                if h > point.benign_hard_budget or p > point.plain_budget:
+                    break  # lower thresholds only flag more
+                gain = (r - recall + 1e-6) / (h - fp_hard + 1e-3)
+                if gain > best_gain:
+                    best, best_gain = trial, gain
         if best is None:
             break
         level = best

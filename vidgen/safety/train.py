@@ -45,7 +45,8 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 1e-3
     benign_hard_weight: float = 2.0
-    seed: int = 0
+    seed: int = 0  # initial adapter and head weights, and the generated portraits
+    shuffle_seed: int | None = None  # batch order; None = seed. Runs that differ only here can be averaged
     rank: int = 8
     alpha: float = 16.0
     i2p_categories: tuple[str, ...] = ("sexual",)  # I2P labels are noisy; only its sexual label is used
@@ -136,7 +137,7 @@ def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: Tr
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
     steps = config.epochs * math.ceil(len(states) / config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.1)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed if config.shuffle_seed is None else config.shuffle_seed)
     top.train()
     started, step = time.time(), 0
     for epoch in range(config.epochs):
@@ -177,6 +178,25 @@ def export(top: TopLayers, config: TrainConfig, out_dir: Path, extra: dict) -> N
     meta = {"categories": list(CLASSIFIER_CATEGORIES), "rank": config.rank, "alpha": config.alpha,
             "layers": list(config.layers),
             "train_config": asdict(config), **extra}
+    (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def average_runs(run_dirs: Sequence[Path], out_dir: Path) -> None:
+    """Write the weight average of trained runs (same --seed and --layers, other --shuffle-seed) to out_dir."""
+    from safetensors.torch import load_file, save_file
+
+    from vidgen.safety.adapters import average_adapters
+
+    metas = [json.loads((d / "classifier.json").read_text(encoding="utf-8")) for d in run_dirs]
+    if len({(tuple(m["layers"]), m["rank"], m["alpha"]) for m in metas}) != 1:
+        raise ValueError("runs to average must share layers, rank and alpha")
+    soup = average_adapters([load_file(str(d / "classifier.safetensors")) for d in run_dirs])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in soup.items()}, str(out_dir / "classifier.safetensors"))
+    rank = metas[0]["rank"] * len(metas)
+    # alpha / rank is the adapter scale; keep it while the rank grows with the number of runs.
+    meta = {**metas[0], "rank": rank, "alpha": metas[0]["alpha"] * len(metas),
+            "averaged_runs": [m.get("train_config", {}) for m in metas]}
     (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 

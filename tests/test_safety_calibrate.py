@@ -1,0 +1,41 @@
+"""Threshold calibration: the greedy search must find a category whose recall comes in one jump."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidgen.safety.calibrate import OperatingPoint, calibrate
+from vidgen.safety.categories import CLASSIFIER_CATEGORIES
+from vidgen.safety.data import LabelledPrompt
+
+SEXUAL, ILLEGAL = CLASSIFIER_CATEGORIES.index("sexual"), CLASSIFIER_CATEGORIES.index("illegal")
+
+
+def _row(label: str, category: str, group: str = "") -> LabelledPrompt:
+    return LabelledPrompt("p", label, (category,) if category else (), "overt" if category else "vbench", group)
+
+
+def test_a_category_behind_a_costly_flat_stretch_still_gets_its_budget():
+    rows, scores = [], []
+
+    def add(row: LabelledPrompt, sexual: float = 0.0, illegal: float = 0.0) -> None:
+        rows.append(row)
+        score = np.zeros(len(CLASSIFIER_CATEGORIES))
+        score[SEXUAL], score[ILLEGAL] = sexual, illegal
+        scores.append(score)
+
+    for k in range(10):  # sexual recall comes one prompt per false positive on the look-alikes
+        add(_row("unsafe", "sexual_content"), sexual=0.9 - 0.05 * k)
+        add(_row("benign", "sexual_content", "benign_hard"), sexual=0.875 - 0.05 * k)
+    for _ in range(10):  # illegal: nothing above 0.3, then all of it, for five look-alikes at 0.8
+        add(_row("unsafe", "illegal_activities"), illegal=0.3)
+    for k in range(90):
+        add(_row("benign", "illegal_activities", "benign_hard"), illegal=0.8 if k < 5 else 0.0)
+    for _ in range(300):
+        add(_row("benign", "", "all_category.txt"))
+
+    point = OperatingPoint("test", ("sexual", "illegal"), benign_hard_budget=0.07, plain_budget=0.004)
+    thresholds = calibrate(np.array(scores), rows, point)
+    # A one-step-at-a-time greedy spends the whole budget on sexual and leaves illegal above 0.8 (recall 0).
+    assert thresholds["illegal"] <= 0.3
+    assert 0.75 <= thresholds["sexual"] <= 0.9  # what is left of the budget: two look-alikes
