@@ -13,19 +13,24 @@ UNSAFE = "explicit nude photo of a naked woman, porn"
 BENIGN = "a red kite flying over a green hill on a sunny day"
 
 
+def _unsafe_and_benign(first_adapted: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frozen states of four explicit and four harmless prompts, labelled sexual / nothing."""
+    texts = [UNSAFE, BENIGN] * 4
+    y = np.zeros((len(texts), len(CLASSIFIER_CATEGORIES)), np.float32)
+    y[0::2, CLASSIFIER_CATEGORIES.index("sexual")] = 1.0
+    return frozen_states(texts, quantized=False, first_adapted=first_adapted), y
+
+
 @pytest.mark.parametrize("layers", [(4, 5), (3, 5), (0, 1, 2, 3, 4, 5)])  # shipped, a gap, every layer
 def test_a_few_adapter_steps_learn_and_the_export_loads_with_the_same_scores(tmp_path, layers):
     config = TrainConfig(epochs=6, batch_size=4, lr=3e-3, portraits=0, layers=layers)
-    texts = [UNSAFE, BENIGN] * 4
-    states = frozen_states(texts, quantized=False, first_adapted=min(config.layers))
-    y = np.zeros((len(texts), len(CLASSIFIER_CATEGORIES)), np.float32)
+    states, y = _unsafe_and_benign(min(config.layers))
     sexual = CLASSIFIER_CATEGORIES.index("sexual")
-    y[0::2, sexual] = 1.0
-    top = fit(states, y, np.ones(len(texts), np.float32), config, log=lambda _: None)
+    top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
     scores = predict(top, states[:2])
     assert scores[0, sexual] > 0.5 > scores[1, sexual]
 
-    export(top, config, tmp_path, {"fit_rows": len(texts)})
+    export(top, config, tmp_path, {"fit_rows": len(states)})
     loaded = PromptClassifier(tmp_path, quantize=False)
     assert loaded.categories == tuple(CLASSIFIER_CATEGORIES)
     for text, expected in zip((UNSAFE, BENIGN), scores, strict=True):
@@ -44,16 +49,12 @@ def test_averaged_runs_merge_to_the_mean_of_their_weights_and_load(tmp_path):
     from vidgen.safety.embedder import load_minilm
     from vidgen.safety.train import average_runs
 
-    config = TrainConfig(epochs=2, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5))
-    texts = [UNSAFE, BENIGN] * 4
-    states = frozen_states(texts, quantized=False, first_adapted=4)
-    y = np.zeros((len(texts), len(CLASSIFIER_CATEGORIES)), np.float32)
-    y[0::2, CLASSIFIER_CATEGORIES.index("sexual")] = 1.0
+    states, y = _unsafe_and_benign(first_adapted=4)
     runs = []
     for shuffle in (1, 2):
-        run_config = TrainConfig(**{**config.__dict__, "shuffle_seed": shuffle})
-        top = fit(states, y, np.ones(len(texts), np.float32), run_config, log=lambda _: None)
-        export(top, run_config, tmp_path / f"run{shuffle}", {"fit_rows": len(texts)})
+        config = TrainConfig(epochs=2, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5), shuffle_seed=shuffle)
+        top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
+        export(top, config, tmp_path / f"run{shuffle}", {"fit_rows": len(states)})
         runs.append(tmp_path / f"run{shuffle}")
     average_runs(runs, tmp_path / "soup")
 
