@@ -70,3 +70,40 @@ def test_averaged_runs_merge_to_the_mean_of_their_weights_and_load(tmp_path):
 
     soup = PromptClassifier(tmp_path / "soup", quantize=False)
     assert soup.score(UNSAFE).scores["sexual"] > soup.score(BENIGN).scores["sexual"]
+
+
+def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys):
+    import csv
+    import json
+
+    from vidgen.safety.__main__ import main
+    from vidgen.safety.data import load
+    from vidgen.safety.train import held_out_rows, run_training
+
+    table = [(f"{UNSAFE}, take {i}", "unsafe", "sexual_content", "overt") for i in range(12)]
+    table += [(f"{BENIGN}, take {i}", "benign", "benign_hard", "overt") for i in range(12)]
+    table += [(f"a dog runs through a park, take {i}", "benign", "", "vbench") for i in range(8)]
+    data = tmp_path / "labelled.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prompt", "label", "category", "source"])
+        writer.writerows(table)
+    rows = load(data)
+    tune = [r for r in rows if r.split == "tune"]
+    folds = [held_out_rows(rows, fold, 2) for fold in range(2)]
+    assert all(any(r.label == "unsafe" for r in held) for held in folds)  # both folds get positives
+    held_prompts = [r.prompt for held in folds for r in held if r.source != "vbench_styled"]
+    assert sorted(held_prompts) == sorted(r.prompt for r in tune)  # every tune prompt, each exactly once
+
+    out = tmp_path / "weights"
+    config = TrainConfig(epochs=2, batch_size=4, lr=3e-3, portraits=0)
+    calibration = run_training(data, out, config, cross_fit=2, log=lambda _: None)
+
+    styled = sum(r.source == "vbench" for r in tune)
+    assert calibration["calibration_rows"] == len(tune) + styled + 200  # + the generated portraits
+    assert "out-of-fold" in calibration["calibrated_on"]
+    assert json.loads((out / "calibration.json").read_text())["operating_points"]["default"]
+    assert json.loads((out / "classifier.json").read_text())["cross_fit"] == 2
+    # Its calibration quarter was trained on, so recalibrating it alone would be in-sample: refused, with why.
+    assert main(["calibrate", "--data", str(data), "--weights", str(out)]) == 2
+    assert "cross-fit" in capsys.readouterr().err

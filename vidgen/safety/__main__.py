@@ -57,7 +57,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, seed=args.seed, shuffle_seed=args.shuffle_seed, rank=args.rank,
                          layers=tuple(int(x) for x in args.layers.split(",")))
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
-                 log=lambda m: print(m, file=sys.stderr, flush=True))
+                 log=lambda m: print(m, file=sys.stderr, flush=True), cross_fit=args.cross_fit)
     return 0
 
 
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--threads", type=int, default=1)
     tr.add_argument("--rank", type=int, default=8)
     tr.add_argument("--layers", default="4,5", help="MiniLM layers that get adapters")
+    tr.add_argument("--cross-fit", type=int, default=0, metavar="K",
+                    help="calibrate on out-of-fold scores of the whole tune split (K extra fits), then fit the "
+                         "shipped model on all of it (default 0: hold a quarter out for calibration)")
     tr.set_defaults(run=_train)
 
     cal = sub.add_parser("calibrate", help="re-pick thresholds for the shipped weights (no retraining)")
@@ -128,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     avg.set_defaults(run=_average)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except ValueError as error:  # bad input or weights that cannot be used this way: say why, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

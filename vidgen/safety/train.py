@@ -4,7 +4,9 @@
 
 Layers 0-3 of MiniLM stay frozen (int8, exactly as at inference), so their outputs are computed once per
 prompt; only the adapters on layers 4-5 and the head are trained. The tune split is divided
-again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen.
+again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen; with
+`--cross-fit K`, thresholds are chosen on out-of-fold scores of the whole tune split instead, and the shipped
+model is fitted on all of it.
 """
 
 from __future__ import annotations
@@ -57,9 +59,14 @@ class TrainConfig:
         return AdapterConfig(self.rank, self.alpha, tuple(self.layers))
 
 
+def fold_of(prompt: str, folds: int = 4) -> int:
+    """Second hash byte modulo `folds`: the tune split's folds for calibration and cross-fitting."""
+    return hashlib.sha256(prompt.strip().encode("utf-8")).digest()[1] % folds
+
+
 def is_calibration(prompt: str) -> bool:
-    """Second hash byte: a quarter of the tune split is held out for threshold calibration."""
-    return hashlib.sha256(prompt.strip().encode("utf-8")).digest()[1] % 4 == 0
+    """A quarter of the tune split (fold 0 of 4) is held out for threshold calibration."""
+    return fold_of(prompt, 4) == 0
 
 
 def targets(row: LabelledPrompt, config: TrainConfig) -> np.ndarray:
@@ -204,26 +211,78 @@ def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
     return [normalize(r.prompt).text for r in rows]
 
 
-def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
-                 threads: int = 1, log=print) -> dict:
-    """Full pipeline: frozen features, adapter training, export, calibration on the held-out quarter."""
-    from vidgen.safety.data import load
-
-    config = config or TrainConfig()
-    torch.set_num_threads(threads)
-    rows = load(data)
-    fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
+def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_dir: Path, threads: int,
+                     log=print, extra: dict | None = None) -> None:
+    """Fit adapters + head on `fit_rows` plus the generated benign prompts, and export them to out_dir."""
     # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
-    fit_rows += styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
-    log(f"{len(rows)} prompts: fit on {len(fit_rows)}, report split untouched")
+    fit_rows = fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
     texts = normalised_texts(fit_rows)
     states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
     y = np.stack([targets(r, config) for r in fit_rows])
     weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
                        np.float32)
     top = fit(states, y, weights, config, log=log)
-    export(top, config, out_dir, {"fit_rows": len(fit_rows)})
+    export(top, config, out_dir, {"fit_rows": len(fit_rows), **(extra or {})})
+
+
+def held_out_rows(rows: Sequence[LabelledPrompt], fold: int, folds: int) -> list[LabelledPrompt]:
+    """Tune-split prompts of one fold, with their styled copies: what thresholds are chosen on."""
+    held = [r for r in rows if r.split == "tune" and r.source != "xstest" and fold_of(r.prompt, folds) == fold]
+    return held + styled_benign(held)
+
+
+def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
+                 threads: int = 1, log=print, cross_fit: int = 0) -> dict:
+    """Full pipeline: frozen features, adapter training, export, calibration.
+
+    cross_fit=0: fit on three quarters of the tune split, calibrate on the held-out quarter.
+    cross_fit=K: calibrate on out-of-fold scores of the whole tune split (K models, each fitted without one
+    fold), then fit the shipped model on the whole tune split.
+    """
+    from vidgen.safety.data import load
+
+    config = config or TrainConfig()
+    torch.set_num_threads(threads)
+    rows = load(data)
+    if cross_fit:
+        return run_cross_fit(rows, out_dir, config, cross_fit, threads, log)
+    fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
+    log(f"{len(rows)} prompts: fit on {len(fit_rows)} (+ generated benign), report split untouched")
+    train_and_export(fit_rows, config, out_dir, threads, log)
     return run_calibration(rows, out_dir, log=log)
+
+
+def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainConfig, folds: int,
+                  threads: int = 1, log=print) -> dict:
+    """Thresholds from out-of-fold scores (4x the prompts of a held-out quarter), model fitted on all of tune."""
+    import tempfile
+
+    from vidgen.safety.classifier import PromptClassifier
+
+    if folds < 2:
+        raise ValueError("cross-fitting needs at least 2 folds")
+    portraits = portrait_rows(200, seed=1)
+    cal_rows: list[LabelledPrompt] = []
+    cal_scores = []
+    for fold in range(folds):
+        fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
+        held = held_out_rows(rows, fold, folds) + portraits[fold::folds]
+        log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}, score {len(held)}")
+        with tempfile.TemporaryDirectory() as tmp:
+            train_and_export(fit_rows, config, Path(tmp), threads, log)
+            cal_scores.append(score_rows(PromptClassifier(Path(tmp)), held))
+        cal_rows += held
+    fit_rows = [r for r in rows if is_trainable(r, config)]
+    log(f"final model: fit on the whole tune split ({len(fit_rows)})")
+    train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds})
+    return pick_thresholds(cal_rows, np.concatenate(cal_scores), out_dir, log,
+                           source=f"out-of-fold scores of {folds} fold models")
+
+
+def score_rows(classifier, rows: Sequence[LabelledPrompt]) -> np.ndarray:
+    """Scores by the shipped (production) path: merged adapters, int8 MiniLM, one prompt at a time."""
+    return np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
+                     for t in normalised_texts(rows)], dtype=np.float32).reshape(-1, len(CLASSIFIER_CATEGORIES))
 
 
 def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -236,23 +295,31 @@ def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dic
 
 def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_DIR, log=print) -> dict:
     """Score the held-out quarter of the tune split with the shipped (production) path and pick thresholds."""
-    from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
     from vidgen.safety.classifier import PromptClassifier
+
+    meta = json.loads((weights_dir / "classifier.json").read_text(encoding="utf-8"))
+    if meta.get("cross_fit"):
+        raise ValueError(f"{weights_dir} was fitted on the whole tune split (cross-fit), so no quarter of it is "
+                         "held out; retrain with --cross-fit to recalibrate")
+    cal_rows = held_out_rows(rows, fold=0, folds=4) + portrait_rows(200, seed=1)
+    scores = score_rows(PromptClassifier(weights_dir), cal_rows)
+    return pick_thresholds(cal_rows, scores, weights_dir, log, source="the held-out quarter of the tune split")
+
+
+def pick_thresholds(cal_rows: Sequence[LabelledPrompt], scores: np.ndarray, weights_dir: Path, log=print,
+                    source: str = "") -> dict:
+    """Calibrate every operating point on (cal_rows, scores) and write calibration.json next to the weights."""
+    from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
     from vidgen.safety.filter import SafetyFilter
     from vidgen.safety.policy import Policy
 
-    cal_rows = [r for r in rows if r.split == "tune" and r.source != "xstest" and is_calibration(r.prompt)]
-    cal_rows += styled_benign(cal_rows) + portrait_rows(200, seed=1)
-    classifier = PromptClassifier(weights_dir)
-    scores = np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
-                       for t in normalised_texts(cal_rows)])
     points = {}
     for point in OPERATING_POINTS:
-        rules = SafetyFilter(Policy.load(point.name), classifier=classifier, image_classifier=None)
+        rules = SafetyFilter(Policy.load(point.name), classifier=None, image_classifier=None)
         ruled = np.array([rules.check_rules(r.prompt) is not None for r in cal_rows])
         points[point.name] = calibrate(scores, cal_rows, point, rule_blocked=ruled)
     points = order_operating_points(points)
-    calibration = {"operating_points": points, "calibration_rows": len(cal_rows),
+    calibration = {"operating_points": points, "calibration_rows": len(cal_rows), "calibrated_on": source,
                    "budgets": {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
                                for p in OPERATING_POINTS}}
     (weights_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
