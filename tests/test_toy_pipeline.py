@@ -126,6 +126,23 @@ def test_the_model_draws_the_object_colour_in_the_prompt(pipe, description):
     assert right >= 9, list(zip(wanted, found, strict=True))
 
 
+
+def test_the_model_moves_the_object_the_way_the_prompt_says(pipe, description):
+    """Six motions, two seeds each, scored by the judge: chance is about one in seven; the shipped model moves
+    the object as asked in nearly every clip (held-out motion 100 % in bench/results/toy_model.json)."""
+    from vidgen.toy.judge import judge_clip
+
+    phrases = {"left": "moves to the left", "right": "moves to the right", "up": "moves up", "down": "moves down",
+               "grow": "grows", "shrink": "shrinks"}
+    wanted, found = [], []
+    for motion, phrase in phrases.items():
+        for seed in (0, 1):
+            clip = _call(pipe, description, f"a blue square {phrase} on a white background", seed)[0]
+            wanted.append(motion)
+            found.append(judge_clip(clip).motion)
+    right = sum(f == w for f, w in zip(found, wanted, strict=True))
+    assert right >= 10, list(zip(wanted, found, strict=True))
+
 def test_the_diagnostics_leave_the_model_unchanged_and_report_shares(pipe):
     from vidgen.toy.diagnose import temporal_locality, words_or_position
 
