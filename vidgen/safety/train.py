@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -37,6 +38,9 @@ from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import BENIGN, LabelledPrompt
 from vidgen.safety.embedder import MAX_TOKENS, load_minilm
 from vidgen.safety.normalize import normalize
+
+if TYPE_CHECKING:
+    from vidgen.safety.classifier import PromptClassifier
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -225,6 +229,11 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     export(top, config, out_dir, {"fit_rows": len(fit_rows), **(extra or {})})
 
 
+def calibration_portraits() -> list[LabelledPrompt]:
+    """Generated benign portraits scored with every calibration set (another seed than the fit's)."""
+    return portrait_rows(200, seed=1)
+
+
 def held_out_rows(rows: Sequence[LabelledPrompt], fold: int, folds: int) -> list[LabelledPrompt]:
     """Tune-split prompts of one fold, with their styled copies: what thresholds are chosen on."""
     held = [r for r in rows if r.split == "tune" and r.source != "xstest" and fold_of(r.prompt, folds) == fold]
@@ -261,7 +270,7 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
 
     if folds < 2:
         raise ValueError("cross-fitting needs at least 2 folds")
-    portraits = portrait_rows(200, seed=1)
+    portraits = calibration_portraits()
     cal_rows: list[LabelledPrompt] = []
     cal_scores = []
     for fold in range(folds):
@@ -279,7 +288,7 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
                            source=f"out-of-fold scores of {folds} fold models")
 
 
-def score_rows(classifier, rows: Sequence[LabelledPrompt]) -> np.ndarray:
+def score_rows(classifier: PromptClassifier, rows: Sequence[LabelledPrompt]) -> np.ndarray:
     """Scores by the shipped (production) path: merged adapters, int8 MiniLM, one prompt at a time."""
     return np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
                      for t in normalised_texts(rows)], dtype=np.float32).reshape(-1, len(CLASSIFIER_CATEGORIES))
@@ -301,7 +310,7 @@ def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_
     if meta.get("cross_fit"):
         raise ValueError(f"{weights_dir} was fitted on the whole tune split (cross-fit), so no quarter of it is "
                          "held out; retrain with --cross-fit to recalibrate")
-    cal_rows = held_out_rows(rows, fold=0, folds=4) + portrait_rows(200, seed=1)
+    cal_rows = held_out_rows(rows, fold=0, folds=4) + calibration_portraits()
     scores = score_rows(PromptClassifier(weights_dir), cal_rows)
     return pick_thresholds(cal_rows, scores, weights_dir, log, source="the held-out quarter of the tune split")
 
