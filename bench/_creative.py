@@ -59,8 +59,8 @@ def bench_services(model_id: str = TOY, allow_tiny: bool = False, threads: int =
 
 
 def machine() -> str:
-    cores = f"{os.cpu_count()} cores shared with a background training job"
-    return f"{platform.machine()}, {cores}, Python {platform.python_version()}"
+    load = os.getloadavg()[0]  # says whether other work shared the cores when the bench started
+    return f"{platform.machine()}, {os.cpu_count()} cores, load {load:.2f} at start, Python {platform.python_version()}"
 
 
 def add_common_arguments(parser) -> None:
