@@ -142,6 +142,7 @@ def test_unsafe_text_after_the_first_window_is_still_scored(filters, classifier)
     decision = filters["default"].check_text(preamble + attack)
     assert (decision.allowed, decision.layer) == (False, "classifier")
     assert decision.triggers and all(word in attack.lower() for word in decision.triggers)
+    assert filters["default"].check_text("a calm lake at sunrise, " * 150).allowed  # > 512 tokens: still windows
 
 
 @pytest.mark.parametrize("quantize", [False, True])

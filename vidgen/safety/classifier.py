@@ -75,7 +75,8 @@ class PromptClassifier:
         return self._thread.run(self._score, text)
 
     def _score(self, text: str) -> ClassifierOutput:
-        ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
+        # verbose=False: no "longer than 512 tokens" warning; long prompts are cut into windows below
+        ids = self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         windows = token_windows(ids, MAX_TOKENS - 2, WINDOW_STRIDE)  # 2: [CLS] and [SEP]
         cls, sep = self._tokenizer.cls_token_id, self._tokenizer.sep_token_id
         outputs = [self._score_window([cls, *window, sep]) for window in windows]
