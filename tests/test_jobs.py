@@ -194,13 +194,29 @@ def test_model_loads_and_calls_all_run_on_the_render_thread(services, free_user,
     assert len(seen) == 2 and len(set(seen)) == 1 and seen[0].startswith("vidgen-render")
 
 
-def test_the_prompt_classifier_runs_on_its_own_one_core_thread():
+def test_the_prompt_classifier_loads_on_a_one_core_thread_and_scores_safely_from_many():
+    """Loading runs torch (on its own one-core thread: vidgen.torch_thread); scoring runs onnxruntime on the
+    caller's thread, one prompt at a time, since the fast tokenizer must not be shared between threads."""
     import torch
 
     from vidgen.safety.classifier import PromptClassifier
 
-    classifier = PromptClassifier()
-    names = {classifier._thread.run(lambda: threading.current_thread().name)}
-    names.add(classifier._thread.run(lambda: f"{torch.get_num_threads()} thread"))
-    assert any(n.startswith("vidgen-safety") for n in names) and "1 thread" in names
-    assert classifier.score("a calm lake at sunrise").scores
+    seen: list[str] = []
+
+    class Recording(PromptClassifier):
+        def _load(self, *args):
+            seen.append(f"{threading.current_thread().name} {torch.get_num_threads()}")
+            super()._load(*args)
+
+    classifier = Recording()
+    assert len(seen) == 1 and seen[0].startswith("vidgen-safety-load") and seen[0].endswith(" 1")
+    texts = ["a calm lake at sunrise", "a dog surfing a wave, slow motion", "a knight in a misty forest"] * 4
+    expected = [classifier.score(text).scores for text in texts]
+    results: dict[int, dict] = {}
+    workers = [threading.Thread(target=lambda i=i: results.__setitem__(i, classifier.score(texts[i]).scores))
+               for i in range(len(texts))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [results[i] for i in range(len(texts))] == expected

@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from vidgen.safety import ImageVerdict, Policy, SafetyFilter  # noqa: E402
 from vidgen.safety.classifier import ClassifierOutput, PromptClassifier, highest_per_category, token_windows  # noqa: E402
-from vidgen.safety.embedder import MAX_TOKENS, encode_one, load_minilm  # noqa: E402
+from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm  # noqa: E402
 from vidgen.safety.image import nudenet_available  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,16 +145,22 @@ def test_unsafe_text_after_the_first_window_is_still_scored(filters, classifier)
     assert filters["default"].check_text("a calm lake at sunrise, " * 150).allowed  # > 512 tokens: still windows
 
 
-@pytest.mark.parametrize("quantize", [False, True])
-def test_the_written_out_encoder_gives_the_transformers_numbers(quantize: bool) -> None:
+def test_the_onnx_graph_gives_the_transformers_numbers_and_int8_stays_close() -> None:
     import torch
 
-    tokenizer, model, _ = load_minilm(quantize)
+    tokenizer, model = load_minilm()
+    fp32, int8, first_four = OnnxEncoder(model, quantize=False), OnnxEncoder(model), OnnxEncoder(model, layers=4)
     for text in ("a red fox", "A knight in armour riding through a misty forest, cinematic lighting, 8k, " * 3):
         ids = tokenizer([text], return_tensors="pt", truncation=True, max_length=MAX_TOKENS)["input_ids"]
         with torch.inference_mode():
-            expected = model(input_ids=ids).last_hidden_state
-            np.testing.assert_allclose(encode_one(model, ids).numpy(), expected.numpy(), atol=1e-4)
+            states = [h[0].numpy() for h in model(input_ids=ids, output_hidden_states=True).hidden_states]
+        np.testing.assert_allclose(fp32.hidden(ids[0].tolist()), states[-1], atol=1e-4)
+        for encoder, expected in ((int8, states[-1]), (first_four, states[4])):
+            got = encoder.hidden(ids[0].tolist())
+            assert got.shape == expected.shape and not np.allclose(got, expected, atol=1e-3)  # really int8
+            pooled, expected_pooled = got.mean(0), expected.mean(0)
+            cosine = pooled @ expected_pooled / np.linalg.norm(pooled) / np.linalg.norm(expected_pooled)
+            assert cosine > 0.99
 
 
 def test_token_windows_cover_every_token_and_overlap() -> None:
@@ -261,3 +267,22 @@ def test_cli_evaluate_csv(tmp_path) -> None:
     assert result["recall"] == {"mine/sexual": 1.0, "mine/violence": 1.0}
     assert result["fpr"] == {"mine/animals": 0.0, "mine/places": 0.0}
     assert result["latency_p95_ms"] > 0
+
+
+def test_the_int8_graph_is_quantised_once_and_then_read_from_the_cache(tmp_path, monkeypatch) -> None:
+    from vidgen.safety import embedder
+
+    monkeypatch.setenv("VIDGEN_CACHE_DIR", str(tmp_path))
+    _, model = load_minilm()
+    first = embedder.OnnxEncoder(model, layers=1)
+    assert len(list(tmp_path.glob("minilm-int8-*.onnx"))) == 1
+
+    def no_quantising(graph):
+        raise AssertionError("quantised again although cached")
+
+    monkeypatch.setattr(embedder, "_quantize", no_quantising)
+    again = embedder.OnnxEncoder(model, layers=1)
+    ids = [101, 1037, 2417, 4419, 102]  # [CLS] a red fox [SEP]
+    np.testing.assert_array_equal(again.hidden(ids), first.hidden(ids))
+    with pytest.raises(AssertionError, match="quantised again"):
+        embedder.OnnxEncoder(model, layers=2)  # other weights: another key

@@ -58,7 +58,7 @@ def test_averaged_runs_merge_to_the_mean_of_their_weights_and_load(tmp_path):
         runs.append(tmp_path / f"run{shuffle}")
     average_runs(runs, tmp_path / "soup")
 
-    _, base, _ = load_minilm(quantize=False)
+    _, base = load_minilm()
     merged = []
     configs = [AdapterConfig(8, 16.0, (4, 5))] * 2 + [AdapterConfig(16, 32.0, (4, 5))]  # the soup: rank x 2
     for folder, cfg in zip([*runs, tmp_path / "soup"], configs, strict=True):
@@ -72,13 +72,8 @@ def test_averaged_runs_merge_to_the_mean_of_their_weights_and_load(tmp_path):
     assert soup.score(UNSAFE).scores["sexual"] > soup.score(BENIGN).scores["sexual"]
 
 
-def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys):
+def _tiny_labelled_csv(tmp_path):
     import csv
-    import json
-
-    from vidgen.safety.__main__ import main
-    from vidgen.safety.data import load
-    from vidgen.safety.train import held_out_rows, run_training
 
     table = [(f"{UNSAFE}, take {i}", "unsafe", "sexual_content", "overt") for i in range(12)]
     table += [(f"{BENIGN}, take {i}", "benign", "benign_hard", "overt") for i in range(12)]
@@ -88,6 +83,17 @@ def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys)
         writer = csv.writer(handle)
         writer.writerow(["prompt", "label", "category", "source"])
         writer.writerows(table)
+    return data
+
+
+def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys):
+    import json
+
+    from vidgen.safety.__main__ import main
+    from vidgen.safety.data import load
+    from vidgen.safety.train import held_out_rows, run_training
+
+    data = _tiny_labelled_csv(tmp_path)
     rows = load(data)
     tune = [r for r in rows if r.split == "tune"]
     folds = [held_out_rows(rows, fold, 2) for fold in range(2)]
@@ -107,3 +113,27 @@ def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys)
     # Its calibration quarter was trained on, so recalibrating it alone would be in-sample: refused, with why.
     assert main(["calibrate", "--data", str(data), "--weights", str(out)]) == 2
     assert "cross-fit" in capsys.readouterr().err
+
+
+def test_cross_fit_can_ship_the_average_of_its_fold_models(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    from vidgen.safety.train import run_training
+
+    data, out = _tiny_labelled_csv(tmp_path), tmp_path / "weights"
+    config = TrainConfig(epochs=2, batch_size=4, lr=3e-3, portraits=0)
+    with pytest.raises(ValueError, match="--cross-fit"):
+        run_training(data, out, config, average_folds=True, log=lambda _: None)
+    calibration = run_training(data, out, config, cross_fit=2, average_folds=True, log=lambda _: None)
+    assert "out-of-fold" in calibration["calibrated_on"]
+    meta = json.loads((out / "classifier.json").read_text())
+    assert meta["cross_fit"] == 2 and meta["averaged_folds"] and meta["rank"] == 2 * config.rank
+    folds = [load_file(str(out / "folds" / f"fold{i}" / "classifier.safetensors")) for i in range(2)]
+    shipped = load_file(str(out / "classifier.safetensors"))
+    assert not np.allclose(folds[0]["head.weight"].float(), folds[1]["head.weight"].float())
+    np.testing.assert_allclose(shipped["head.weight"].float(),
+                               (folds[0]["head.weight"].float() + folds[1]["head.weight"].float()) / 2, atol=1e-3)
+    averaged = PromptClassifier(out)
+    assert averaged.score(UNSAFE).scores["sexual"] > averaged.score(BENIGN).scores["sexual"]

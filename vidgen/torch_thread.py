@@ -5,7 +5,8 @@ thread of a process has run parallel torch code, libgomp counts more pool thread
 spinning between operations, and every CPU op gets slower: the bundled model's 2-second clip took 1.2 s instead
 of 0.6 s when its pipeline was loaded on one thread and called on another (2 cores, measured). So a process does
 its torch work on a few fixed threads: the pipeline cache's render thread (every core) and the safety
-classifier's (one core), never on whichever web-server thread happens to handle a request.
+classifier's loader (one core; scoring a prompt runs onnxruntime, not torch), never on whichever web-server
+thread happens to handle a request.
 """
 
 from __future__ import annotations

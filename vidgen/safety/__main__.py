@@ -57,7 +57,8 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, seed=args.seed, shuffle_seed=args.shuffle_seed, rank=args.rank,
                          layers=tuple(int(x) for x in args.layers.split(",")))
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
-                 log=lambda m: print(m, file=sys.stderr, flush=True), cross_fit=args.cross_fit)
+                 log=lambda m: print(m, file=sys.stderr, flush=True), cross_fit=args.cross_fit,
+                 average_folds=args.average_folds)
     return 0
 
 
@@ -117,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--cross-fit", type=int, default=0, metavar="K",
                     help="calibrate on out-of-fold scores of the whole tune split (K extra fits), then fit the "
                          "shipped model on all of it (default 0: hold a quarter out for calibration)")
+    tr.add_argument("--average-folds", action="store_true",
+                    help="with --cross-fit: ship the weight average of the K fold models (kept in OUT/folds), "
+                         "the models whose scores set the thresholds, instead of a fit on the whole tune split")
     tr.set_defaults(run=_train)
 
     cal = sub.add_parser("calibrate", help="re-pick thresholds for the shipped weights (no retraining)")

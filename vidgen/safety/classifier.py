@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vidgen.safety.adapters import ADAPTED_LAYERS, POOL_SCALE, AdapterConfig, merge_adapters
-from vidgen.safety.embedder import MAX_TOKENS, encode_one, load_minilm
+from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm
 from vidgen.torch_thread import TorchThread
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -48,15 +49,16 @@ class ClassifierOutput:
 
 
 class PromptClassifier:
-    """Loads once (about 1 s); `score` takes ~5 ms per prompt on one CPU core with the int8 path.
+    """Loads once (about 7 s, most of it transformers' first import; 5 s more the first time given weights are
+    quantised, see `embedder.quantized_cache_dir`); `score` takes 5-15 ms per prompt on one CPU core.
 
-    Loading and scoring run on the classifier's own thread with one intra-op thread, so checking a prompt
-    never competes with a render for cores, nor slows it (see `vidgen.torch_thread`).
+    Loading runs torch on a thread of its own with one intra-op thread (see `vidgen.torch_thread`); scoring
+    runs no torch at all (onnxruntime on one thread, the caller's), one prompt at a time.
     """
 
     def __init__(self, weights_dir: Path = WEIGHTS_DIR, quantize: bool = True):
-        self._thread = TorchThread("vidgen-safety", intra_op_threads=1)
-        self._thread.run(self._load, weights_dir, quantize)
+        self._lock = threading.Lock()  # the fast tokenizer is not safe to share between threads
+        TorchThread("vidgen-safety-load", intra_op_threads=1).run(self._load, weights_dir, quantize)
 
     def _load(self, weights_dir: Path, quantize: bool) -> None:
         from safetensors.torch import load_file
@@ -66,13 +68,16 @@ class PromptClassifier:
         tensors = load_file(str(weights_dir / "classifier.safetensors"))
         config = AdapterConfig(rank=int(meta["rank"]), alpha=float(meta["alpha"]),
                                layers=tuple(meta.get("layers", ADAPTED_LAYERS)))
-        self._tokenizer, self._model, self.is_quantized = load_minilm(
-            quantize, before_quantize=lambda model: merge_adapters(model.encoder.layer, tensors, config))
+        self._tokenizer, model = load_minilm()
+        merge_adapters(model.encoder.layer, tensors, config)
+        self._encoder = OnnxEncoder(model, quantize=quantize)
+        self.is_quantized = quantize
         self._head_w = tensors["head.weight"].float().numpy()  # (n_categories, 384)
         self._head_b = tensors["head.bias"].float().numpy()
 
     def score(self, text: str) -> ClassifierOutput:
-        return self._thread.run(self._score, text)
+        with self._lock:
+            return self._score(text)
 
     def _score(self, text: str) -> ClassifierOutput:
         # verbose=False: no "longer than 512 tokens" warning; long prompts are cut into windows below
@@ -83,11 +88,7 @@ class PromptClassifier:
         return outputs[0] if len(outputs) == 1 else highest_per_category(outputs)
 
     def _score_window(self, input_ids: list[int]) -> ClassifierOutput:
-        import torch
-
-        ids = torch.tensor([input_ids])
-        with torch.inference_mode():
-            hidden = encode_one(self._model, ids)[0].float().numpy()
+        hidden = self._encoder.hidden(input_ids)
         mean = hidden.mean(axis=0)  # (n_tokens, 384) -> (384,)
         norm = max(float(np.linalg.norm(mean)), 1e-9)
         per_token = hidden @ self._head_w.T * (POOL_SCALE / (len(hidden) * norm))  # sums to logit - bias

@@ -2,11 +2,11 @@
 
     python -m vidgen.safety train --data ../shared/data/safety [--epochs 4] [--out vidgen/safety/weights]
 
-Layers 0-3 of MiniLM stay frozen (int8, exactly as at inference), so their outputs are computed once per
+Layers 0-3 of MiniLM stay frozen (int8, by the inference path), so their outputs are computed once per
 prompt; only the adapters on layers 4-5 and the head are trained. The tune split is divided
 again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen; with
 `--cross-fit K`, thresholds are chosen on out-of-fold scores of the whole tune split instead, and the shipped
-model is fitted on all of it.
+model is fitted on all of it (or, with `--average-folds`, is the weight average of the K fold models).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from vidgen.safety.adapters import (
 from vidgen.safety.augment import portrait_rows, styled_benign
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import BENIGN, LabelledPrompt
-from vidgen.safety.embedder import MAX_TOKENS, load_minilm
+from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm
 from vidgen.safety.normalize import normalize
 
 if TYPE_CHECKING:
@@ -94,16 +94,14 @@ def is_trainable(row: LabelledPrompt, config: TrainConfig) -> bool:
 
 
 def frozen_states(texts: Sequence[str], quantized: bool, first_adapted: int, threads: int = 1) -> list[np.ndarray]:
-    """Outputs of the frozen MiniLM layers below `first_adapted` for each text (unpadded, float16)."""
+    """Outputs of the frozen MiniLM layers below `first_adapted` for each text (unpadded, float16), computed
+    by the inference path (`OnnxEncoder`, int8 when `quantized`), so the adapters learn on the numbers they
+    will see."""
     torch.set_num_threads(threads)
-    tok, model, _ = load_minilm(quantize=quantized)
-    out = []
-    with torch.inference_mode():
-        for text in texts:  # one at a time: int8 activation scales depend on the batch
-            batch = tok([text], return_tensors="pt", truncation=True, max_length=MAX_TOKENS)
-            hidden = model(**batch, output_hidden_states=True).hidden_states[first_adapted]
-            out.append(hidden[0].half().numpy())
-    return out
+    tok, model = load_minilm()
+    encoder = OnnxEncoder(model, quantize=quantized, layers=first_adapted)
+    return [encoder.hidden(tok(text, truncation=True, max_length=MAX_TOKENS)["input_ids"]).astype(np.float16)
+            for text in texts]
 
 
 class TopLayers(nn.Module):
@@ -142,7 +140,7 @@ def _pad(states: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: TrainConfig,
         log=print) -> TopLayers:
     torch.manual_seed(config.seed)
-    _, base, _ = load_minilm(quantize=False)
+    _, base = load_minilm()
     top = TopLayers(base.encoder.layer, config.adapter_config())
     params = [p for p in top.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
@@ -192,8 +190,9 @@ def export(top: TopLayers, config: TrainConfig, out_dir: Path, extra: dict) -> N
     (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def average_runs(run_dirs: Sequence[Path], out_dir: Path) -> None:
-    """Write the weight average of trained runs (same --seed and --layers, other --shuffle-seed) to out_dir."""
+def average_runs(run_dirs: Sequence[Path], out_dir: Path, extra: dict | None = None) -> None:
+    """Write the weight average of trained runs (same --seed, --layers and rank; other batch orders, or other
+    folds of a cross-fit) to out_dir."""
     from safetensors.torch import load_file, save_file
 
     from vidgen.safety.adapters import average_adapters
@@ -207,7 +206,7 @@ def average_runs(run_dirs: Sequence[Path], out_dir: Path) -> None:
     rank = metas[0]["rank"] * len(metas)
     # alpha / rank is the adapter scale; keep it while the rank grows with the number of runs.
     meta = {**metas[0], "rank": rank, "alpha": metas[0]["alpha"] * len(metas),
-            "averaged_runs": [m.get("train_config", {}) for m in metas]}
+            "averaged_runs": [m.get("train_config", {}) for m in metas], **(extra or {})}
     (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
@@ -241,12 +240,13 @@ def held_out_rows(rows: Sequence[LabelledPrompt], fold: int, folds: int) -> list
 
 
 def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
-                 threads: int = 1, log=print, cross_fit: int = 0) -> dict:
+                 threads: int = 1, log=print, cross_fit: int = 0, average_folds: bool = False) -> dict:
     """Full pipeline: frozen features, adapter training, export, calibration.
 
     cross_fit=0: fit on three quarters of the tune split, calibrate on the held-out quarter.
     cross_fit=K: calibrate on out-of-fold scores of the whole tune split (K models, each fitted without one
-    fold), then fit the shipped model on the whole tune split.
+    fold), then fit the shipped model on the whole tune split, or with `average_folds` ship the weight average
+    of the K fold models (kept in out_dir/folds).
     """
     from vidgen.safety.data import load
 
@@ -254,7 +254,9 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
     torch.set_num_threads(threads)
     rows = load(data)
     if cross_fit:
-        return run_cross_fit(rows, out_dir, config, cross_fit, threads, log)
+        return run_cross_fit(rows, out_dir, config, cross_fit, threads, log, average_folds)
+    if average_folds:
+        raise ValueError("--average-folds needs --cross-fit")
     fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
     log(f"{len(rows)} prompts: fit on {len(fit_rows)} (+ generated benign), report split untouched")
     train_and_export(fit_rows, config, out_dir, threads, log)
@@ -262,8 +264,13 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
 
 
 def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainConfig, folds: int,
-                  threads: int = 1, log=print) -> dict:
-    """Thresholds from out-of-fold scores (4x the prompts of a held-out quarter), model fitted on all of tune."""
+                  threads: int = 1, log=print, average_folds: bool = False) -> dict:
+    """Thresholds from out-of-fold scores (4x the prompts of a held-out quarter); the shipped model is fitted
+    on all of tune, or is the weight average of the fold models (`average_folds`).
+
+    Why average: a model fitted on all of tune is more confident than the fold models whose scores chose the
+    thresholds, so it flags more at the same thresholds, harmless look-alikes included. The average of the
+    fold models has seen all of tune too, and stays close to the models the thresholds were chosen for."""
     import tempfile
 
     from vidgen.safety.classifier import PromptClassifier
@@ -273,17 +280,23 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
     portraits = calibration_portraits()
     cal_rows: list[LabelledPrompt] = []
     cal_scores = []
-    for fold in range(folds):
-        fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
-        held = held_out_rows(rows, fold, folds) + portraits[fold::folds]
-        log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}, score {len(held)}")
-        with tempfile.TemporaryDirectory() as tmp:
-            train_and_export(fit_rows, config, Path(tmp), threads, log)
-            cal_scores.append(score_rows(PromptClassifier(Path(tmp)), held))
-        cal_rows += held
-    fit_rows = [r for r in rows if is_trainable(r, config)]
-    log(f"final model: fit on the whole tune split ({len(fit_rows)})")
-    train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds})
+    with tempfile.TemporaryDirectory() as tmp:
+        fold_root = out_dir / "folds" if average_folds else Path(tmp)
+        fold_dirs = [fold_root / f"fold{fold}" for fold in range(folds)]
+        for fold, fold_dir in enumerate(fold_dirs):
+            fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
+            held = held_out_rows(rows, fold, folds) + portraits[fold::folds]
+            log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}, score {len(held)}")
+            train_and_export(fit_rows, config, fold_dir, threads, log)
+            cal_scores.append(score_rows(PromptClassifier(fold_dir), held))
+            cal_rows += held
+        if average_folds:
+            log(f"shipped model: the weight average of the {folds} fold models")
+            average_runs(fold_dirs, out_dir, extra={"cross_fit": folds, "averaged_folds": True})
+    if not average_folds:
+        fit_rows = [r for r in rows if is_trainable(r, config)]
+        log(f"final model: fit on the whole tune split ({len(fit_rows)})")
+        train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds})
     return pick_thresholds(cal_rows, np.concatenate(cal_scores), out_dir, log,
                            source=f"out-of-fold scores of {folds} fold models")
 
