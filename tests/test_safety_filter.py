@@ -286,3 +286,9 @@ def test_the_int8_graph_is_quantised_once_and_then_read_from_the_cache(tmp_path,
     np.testing.assert_array_equal(again.hidden(ids), first.hidden(ids))
     with pytest.raises(AssertionError, match="quantised again"):
         embedder.OnnxEncoder(model, layers=2)  # other weights: another key
+
+    monkeypatch.undo()
+    monkeypatch.setenv("VIDGEN_CACHE_DIR", str(tmp_path))
+    for layers in (2, 3, 4):  # three more sets of weights: the oldest graph is evicted
+        embedder.OnnxEncoder(model, layers=layers)
+    assert len(list(tmp_path.glob("minilm-int8-*.onnx"))) == embedder.CACHED_GRAPHS

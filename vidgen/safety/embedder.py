@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_TOKENS = 96
+CACHED_GRAPHS = 3  # int8 graphs kept in the cache (the shipped weights' and a few trained ones)
 
 
 def bundled_model_dir() -> Path:
@@ -73,6 +74,7 @@ def _quantized(graph) -> bytes:
     key = hashlib.sha256(serialized + onnxruntime.__version__.encode()).hexdigest()[:24]
     cached = quantized_cache_dir() / f"minilm-int8-{key}.onnx"
     if cached.exists():
+        cached.touch()  # recently used: kept by the eviction below
         return cached.read_bytes()
     data = _quantize(graph)
     try:
@@ -80,9 +82,17 @@ def _quantized(graph) -> bytes:
         partial = cached.with_suffix(f".{os.getpid()}.partial")
         partial.write_bytes(data)
         os.replace(partial, cached)  # atomic: a concurrent start never reads half a file
+        _evict_all_but_newest(cached.parent, CACHED_GRAPHS)
     except OSError:  # a read-only home still works, only slower to start
         pass
     return data
+
+
+def _evict_all_but_newest(folder: Path, keep: int) -> None:
+    """23 MB a file, and every training run makes new weights: keep only the most recently used."""
+    graphs = sorted(folder.glob("minilm-int8-*.onnx"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for stale in graphs[keep:]:
+        stale.unlink(missing_ok=True)
 
 
 def quantized_cache_dir() -> Path:
