@@ -71,7 +71,6 @@ class PromptClassifier:
         self._tokenizer, model = load_minilm()
         merge_adapters(model.encoder.layer, tensors, config)
         self._encoder = OnnxEncoder(model, quantize=quantize)
-        self.is_quantized = quantize
         self._head_w = tensors["head.weight"].float().numpy()  # (n_categories, 384)
         self._head_b = tensors["head.bias"].float().numpy()
 

@@ -54,7 +54,6 @@ class OnnxEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.is_quantized = quantize
         self._session = onnxruntime.InferenceSession(
             _quantized(graph) if quantize else graph.SerializeToString(), options,
             providers=["CPUExecutionProvider"])
