@@ -166,6 +166,18 @@ def test_motion_weights_single_out_the_latents_that_change_over_the_clip():
     assert torch.equal(motion_weights(z, strength=0.0), torch.ones_like(weights))
 
 
+def test_shape_weights_single_out_the_object_against_its_frames_background():
+    from vidgen.toy.train import shape_weights
+
+    z = torch.full((1, 4, 3, 4, 4), 0.3)  # a plain background
+    z[0, :, :, 1:3, 2] = 1.8  # a two-position object in every frame
+    weights = shape_weights(z, strength=3.0)
+    assert weights.shape == (1, 1, 3, 4, 4)
+    assert torch.all(weights[0, 0, :, 1:3, 2] == 4.0)  # clamped at 1 + strength
+    assert torch.all(weights[0, 0, :, 0] == 1.0) and torch.all(weights[0, 0, :, 3] == 1.0)
+    assert torch.equal(shape_weights(z, strength=0.0), torch.ones_like(weights))
+
+
 @pytest.mark.parametrize(("name", "latent_frames"), [("default", 17), ("temporal", 5)])
 def test_the_vae_maps_17_frames_to_its_latent_frames_and_back(name, latent_frames):
     from vidgen.toy.model import ARCHITECTURES, build_vae
@@ -249,3 +261,14 @@ def test_a_wider_fresh_decoder_keeps_the_encoder_and_exports_loadable(tmp_path):
     assert exported.config.latents_std == load_vae(run_dir, TINY_ARCH).config.latents_std
     with pytest.raises(SystemExit, match="another width"):
         finetune_decoder(DecoderConfig(run_dir=str(run_dir), steps=3, batch=1), TINY_ARCH, TINY_WORLD)
+
+
+def test_every_training_option_has_help_text(capsys):
+    from dataclasses import fields
+
+    from vidgen.toy.train import FIELD_HELP, TrainConfig, parse_args
+
+    assert set(FIELD_HELP) == {f.name for f in fields(TrainConfig)}
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    assert "--shape-weight" in capsys.readouterr().out

@@ -50,6 +50,8 @@ DEFAULT_EXPORT = PROJECT_ROOT / "assets" / "vidgen-toy"
 
 @dataclass
 class TrainConfig:
+    """Options of a training run; FIELD_HELP below says what each one does."""
+
     run_dir: str = str(PROJECT_ROOT / "runs" / "toy")
     export_dir: str = str(DEFAULT_EXPORT)
     seed: int = 0
@@ -60,31 +62,70 @@ class TrainConfig:
     batch: int = 32
     lr: float = 6e-4
     warmup: int = 100
-    vae_window: int = 3  # frames per VAE training clip (1 + 4k with the temporal architecture)
-    clip_vae_steps: int = 600  # phase 1b: whole-clip refinement of the VAE
+    vae_window: int = 3
+    clip_vae_steps: int = 600
     clip_vae_batch: int = 2
     clip_vae_lr: float = 5e-4
-    object_weight: float = 4.0  # saturated object pixels weigh this much more in phase 1b
-    pool_size: int = 6144  # encoded clips kept for reuse
+    object_weight: float = 4.0
+    pool_size: int = 6144
     pool_prefill: int = 768
-    pool_fresh: int = 8  # new clips rendered and encoded per step
+    pool_fresh: int = 8
     i2v_share: float = 0.3
-    motion_weight: float = 0.0  # latent positions that change over the clip weigh up to this much more
+    motion_weight: float = 0.0
+    shape_weight: float = 0.0
     caption_dropout: float = 0.1
     ema_decay: float = 0.998
     checkpoint_every: int = 50
     export_every_minutes: float = 25.0
-    time_budget_minutes: float = 0.0  # 0 = no limit; stop (resumable) when spent
-    stop_at_step: int = 0  # 0 = run to ``steps``; else stop the flow phase there (resumable)
+    time_budget_minutes: float = 0.0
+    stop_at_step: int = 0
     threads: int = 1
     log_every: int = 10
-    num_frames: int = WorldConfig.num_frames  # clip length the model learns (its native length)
+    num_frames: int = WorldConfig.num_frames
     fps: int = WorldConfig.fps
-    init_from: str = ""  # checkpoint or exported folder to warm-start the transformer phase from (VAE kept)
-    architecture: str = "default"  # a vidgen.toy.model.ARCHITECTURES key: default | temporal
+    init_from: str = ""
+    architecture: str = "default"
 
     def world(self) -> WorldConfig:
         return WorldConfig(num_frames=self.num_frames, fps=self.fps)
+
+
+# Help text of every TrainConfig field, shown by ``python -m vidgen.toy.train --help``.
+FIELD_HELP = {
+    "run_dir": "folder for checkpoint.pt (resumed from if present) and logs",
+    "export_dir": "where the diffusers pipeline folder is written",
+    "seed": "seed of every batch, clip and initial weight (a run is reproducible from it)",
+    "vae_steps": "phase 1: VAE steps on short windows",
+    "vae_batch": "phase 1: clips per VAE step",
+    "vae_lr": "phase 1: VAE learning rate",
+    "steps": "phase 2: transformer and text-encoder steps (the cosine schedule's length)",
+    "batch": "phase 2: clips per transformer step",
+    "lr": "phase 2: peak learning rate",
+    "warmup": "phase 2: linear warm-up steps",
+    "vae_window": "frames per phase-1 VAE clip (1 + 4k with the temporal architecture)",
+    "clip_vae_steps": "phase 1b: whole-clip VAE steps through the causal cache, as the pipelines encode",
+    "clip_vae_batch": "phase 1b: clips per step",
+    "clip_vae_lr": "phase 1b: learning rate",
+    "object_weight": "phase 1b: saturated object pixels weigh this much more in the VAE loss",
+    "pool_size": "phase 2: encoded clips kept for reuse",
+    "pool_prefill": "phase 2: clips encoded before the first step",
+    "pool_fresh": "phase 2: new clips rendered and encoded per step",
+    "i2v_share": "phase 2: share of clips trained with a clean first frame (image-to-video)",
+    "motion_weight": "phase 2: latent positions that change over the clip weigh up to 1 + this in the flow loss",
+    "shape_weight": "phase 2: latent positions that differ from their frame's background weigh up to 1 + this",
+    "caption_dropout": "phase 2: share of captions replaced by the empty prompt (for guidance)",
+    "ema_decay": "phase 2: decay of the exported moving average of the weights",
+    "checkpoint_every": "steps between checkpoints",
+    "export_every_minutes": "minutes between pipeline exports during phase 2 (0: only at the end)",
+    "time_budget_minutes": "stop (resumable) when this much time is spent; 0: no limit",
+    "stop_at_step": "stop phase 2 at this step (resumable); 0: run to --steps",
+    "threads": "torch CPU threads",
+    "log_every": "steps between loss lines",
+    "num_frames": "clip length the model learns (its native length)",
+    "fps": "frames per second of the clips",
+    "init_from": "checkpoint or exported folder to warm-start phase 2 from (its VAE is kept)",
+    "architecture": "a vidgen.toy.model.ARCHITECTURES key: default or temporal",
+}
 
 
 @dataclass
@@ -269,9 +310,21 @@ def motion_weights(z: torch.Tensor, strength: float) -> torch.Tensor:
     return 1.0 + strength * change.clamp(max=1.0)
 
 
+def shape_weights(z: torch.Tensor, strength: float) -> torch.Tensor:
+    """(B, 1, T, H, W): 1 where the latent matches its frame's background, up to 1 + strength on the object.
+
+    On a plain background the object covers a few latent positions of each frame; an unweighted loss learns the
+    background well and leaves the object a blur whose corners decide its shape. The background is estimated
+    as the frame's median latent (textured camera clips get a near-uniform weight).
+    """
+    background = z.flatten(3).median(dim=3).values[..., None, None]
+    distance = (z - background).abs().mean(dim=1, keepdim=True)
+    return 1.0 + strength * distance.clamp(max=1.0)
+
+
 def flow_loss(
     parts: Parts, arch: ToyArchitecture, z: torch.Tensor, prompts: list[str], generator, i2v_share,
-    motion_weight: float = 0.0,
+    motion_weight: float = 0.0, shape_weight: float = 0.0,
 ):
     batch, _, frames, height, width = z.shape
     sigma = sample_sigmas(generator, batch, arch.flow_shift)
@@ -288,7 +341,7 @@ def flow_loss(
     text, bias = encode_text(parts.tokenizer, parts.text_encoder, prompts)
     parts.cross_attention.bias = bias
     pred = parts.transformer(hidden_states=noisy, timestep=timestep, encoder_hidden_states=text, return_dict=False)[0]
-    weight = (frame_mask * motion_weights(z, motion_weight)).expand_as(z)
+    weight = (frame_mask * motion_weights(z, motion_weight) * shape_weights(z, shape_weight)).expand_as(z)
     return ((pred - target).pow(2) * weight).sum() / weight.sum()
 
 
@@ -545,7 +598,7 @@ def _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, sta
         prompts = ["" if rng.random() < cfg.caption_dropout else p for p in prompts]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.step, cfg)
-        loss = flow_loss(parts, arch, z, prompts, generator, cfg.i2v_share, cfg.motion_weight)
+        loss = flow_loss(parts, arch, z, prompts, generator, cfg.i2v_share, cfg.motion_weight, cfg.shape_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -582,7 +635,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(TrainConfig):
         choices = list(ARCHITECTURES) if f.name == "architecture" else None
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices)
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices,
+            help=f"{FIELD_HELP[f.name]} (default: %(default)s)",
+        )
     return TrainConfig(**vars(parser.parse_args(argv)))
 
 
