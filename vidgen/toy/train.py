@@ -315,7 +315,8 @@ def shape_weights(z: torch.Tensor, strength: float) -> torch.Tensor:
 
     On a plain background the object covers a few latent positions of each frame; an unweighted loss learns the
     background well and leaves the object a blur whose corners decide its shape. The background is estimated
-    as the frame's median latent (textured camera clips get a near-uniform weight).
+    as the frame's median latent; over a textured background (camera clips) the texture stands out too, so the
+    weight there is spread over the whole frame.
     """
     background = z.flatten(3).median(dim=3).values[..., None, None]
     distance = (z - background).abs().mean(dim=1, keepdim=True)
