@@ -1,6 +1,7 @@
 """A few real training steps of the toy model, an export loadable by diffusers, and exact resumption."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -152,6 +153,58 @@ def test_flow_loss_is_finite_for_text_and_image_conditioning(share):
     loss = flow_loss(parts, TINY_ARCH, latents, ["a red circle", ""], torch.Generator().manual_seed(0), share)
     loss.backward()
     assert torch.isfinite(loss) and parts.transformer.patch_embedding.weight.grad is not None
+
+
+def test_twin_loss_measures_the_predicted_difference_against_the_true_one():
+    from vidgen.toy.train import twin_loss
+
+    target = torch.randn(4, 3, 2, 4, 4)
+    mask = torch.ones(4, 1, 2, 1, 1)
+    right = target + 0.7  # off by the same amount in both rows: the difference is exact
+    assert twin_loss(right, target, mask, [0, 2], [1, 3]).item() < 1e-9
+    blind = target.clone()
+    blind[1], blind[3] = blind[0], blind[2]  # a model that ignores what differs between the twins
+    assert twin_loss(blind, target, mask, [0, 2], [1, 3]).item() == pytest.approx(1.0)
+
+
+def test_twins_get_one_input_so_only_their_words_differ_and_their_loss_trains_the_text_encoder():
+    from vidgen.toy.train import flow_loss
+
+    parts = make_parts(TINY_ARCH)
+    seen = {}
+    forward = parts.transformer.forward
+
+    def recording(hidden_states, **kwargs):
+        seen["input"], seen["timestep"] = hidden_states.detach().clone(), kwargs["timestep"].clone()
+        return forward(hidden_states=hidden_states, **kwargs)
+
+    parts.transformer.forward = recording
+    latents = torch.randn(3, TINY_ARCH.z_dim, 3, 4, 4)
+    prompts = ["a red circle", "a red square", "a blue ball"]
+    without = flow_loss(
+        parts, TINY_ARCH, latents, prompts, torch.Generator().manual_seed(0), 1.0, pairs=[(0, 1)], twin_weight=0.0
+    )
+    paired = flow_loss(
+        parts, TINY_ARCH, latents, prompts, torch.Generator().manual_seed(0), 1.0, pairs=[(0, 1)], twin_weight=1.0
+    )
+    assert torch.equal(seen["input"][0], seen["input"][1]) and not torch.equal(seen["input"][0], seen["input"][2])
+    assert torch.equal(seen["timestep"][0], seen["timestep"][1])  # same time, and no clean first frame for twins
+    assert seen["timestep"][0].min() > 0 and seen["timestep"][2, 0] == 0  # the third clip is image-conditioned
+    paired.backward()
+    assert paired.item() > without.item() and parts.text_encoder.shared.weight.grad.abs().sum() > 0
+
+
+def test_a_few_training_steps_with_shape_twins(tmp_path):
+    from vidgen.toy.train import LatentPool
+
+    cfg = tiny_config(tmp_path, "twins", twin_share=1.0, batch=6)
+    parts = train(cfg, TINY_ARCH, TINY_WORLD)
+    pool = LatentPool(cfg, parts.vae, TINY_WORLD, set())
+    _, prompts, pairs = pool.draw(random.Random(0), 0, 6)
+    assert len(prompts) == 6 and pairs
+    for a, b in pairs:
+        assert b == a + 1 and prompts[a] != prompts[b]
+    assert (tmp_path / "twins-export" / "vidgen_toy.json").exists()
 
 
 def test_motion_weights_single_out_the_latents_that_change_over_the_clip():

@@ -16,7 +16,9 @@ from vidgen.toy.world import (
     object_triple,
     render_clip,
     sample_spec,
+    shape_twin,
     spec_for,
+    twin_captions,
 )
 
 
@@ -98,3 +100,41 @@ def test_camera_pan_left_moves_content_right_and_zoom_in_expands():
     assert shift_x > 3
     _, _, zoom = global_flow(render_clip(spec_for("blue", "circle", "zoom_in", rng)).astype(np.float32))
     assert zoom > 0.2
+
+
+def test_a_shape_twin_is_the_same_clip_with_the_other_of_circle_and_square():
+    rng = random.Random(4)
+    for shape, other in (("circle", "square"), ("square", "circle")):
+        spec = spec_for("red", shape, "left", rng, background="white")
+        twin = shape_twin(spec)
+        assert twin.objects[0].shape == other and spec.objects[0].shape == shape  # the original is untouched
+        assert twin.objects[0].start == spec.objects[0].start and twin.background == spec.background
+        differs = (render_clip(spec) != render_clip(twin)).any(axis=-1)
+        assert 0 < differs.mean() < 0.1  # only the corners change
+
+
+def test_triangles_pairs_and_heldout_twins_have_no_twin():
+    rng = random.Random(5)
+    assert shape_twin(spec_for("red", "triangle", "up", rng)) is None
+    pair = next(s for s in (sample_spec(rng) for _ in range(500)) if len(s.objects) == 2)
+    assert shape_twin(pair) is None
+    color, shape, move = next(t for t in heldout_triples() if t[1] in ("circle", "square"))
+    source = spec_for(color, "square" if shape == "circle" else "circle", move, rng)
+    assert shape_twin(source) is not None and shape_twin(source, heldout_triples()) is None
+
+
+def test_twin_captions_differ_only_in_the_shape_word_and_use_one_captions_randomness():
+    rng = random.Random(6)
+    for _ in range(100):
+        spec = sample_spec(rng)
+        twin = shape_twin(spec)
+        if twin is None:
+            continue
+        state = rng.getstate()
+        text, twin_text = twin_captions(spec, twin, rng)
+        after = rng.getstate()
+        rng.setstate(state)
+        assert caption(spec, rng) == text and rng.getstate() == after
+        changed = [(a, b) for a, b in zip(text.split(), twin_text.split(), strict=True) if a != b]
+        shape_words = {"circle", "ball", "disc", "square", "box", "block"}
+        assert len(changed) == 1 and {word.strip(",.") for word in changed[0]} <= shape_words

@@ -42,7 +42,15 @@ from vidgen.toy.model import (
     build_vae,
     set_latent_stats,
 )
-from vidgen.toy.world import WorldConfig, caption, heldout_triples, render_clip, sample_spec
+from vidgen.toy.world import (
+    WorldConfig,
+    caption,
+    heldout_triples,
+    render_clip,
+    sample_spec,
+    shape_twin,
+    twin_captions,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_EXPORT = PROJECT_ROOT / "assets" / "vidgen-toy"
@@ -73,6 +81,8 @@ class TrainConfig:
     i2v_share: float = 0.3
     motion_weight: float = 0.0
     shape_weight: float = 0.0
+    twin_share: float = 0.0
+    twin_weight: float = 1.0
     caption_dropout: float = 0.1
     ema_decay: float = 0.998
     checkpoint_every: int = 50
@@ -113,6 +123,8 @@ FIELD_HELP = {
     "i2v_share": "phase 2: share of clips trained with a clean first frame (image-to-video)",
     "motion_weight": "phase 2: latent positions that change over the clip weigh up to 1 + this in the flow loss",
     "shape_weight": "phase 2: latent positions that differ from their frame's background weigh up to 1 + this",
+    "twin_share": "phase 2: chance that a circle or square clip comes with its shape twin (same clip, other shape)",
+    "twin_weight": "phase 2: weight of the loss on the difference between a clip's and its twin's predictions",
     "caption_dropout": "phase 2: share of captions replaced by the empty prompt (for guidance)",
     "ema_decay": "phase 2: decay of the exported moving average of the weights",
     "checkpoint_every": "steps between checkpoints",
@@ -171,6 +183,7 @@ class LatentPool:
         self.cfg, self.vae, self.world, self.exclude = cfg, vae, world, exclude
         self.specs: dict[int, object] = {}
         self.latents: dict[int, torch.Tensor] = {}
+        self.twins: dict[int, tuple[object, torch.Tensor]] = {}  # shape twins, only when twin_share > 0
 
     def total_after(self, step: int) -> int:
         return self.cfg.pool_prefill + self.cfg.pool_fresh * (step + 1)
@@ -179,6 +192,7 @@ class LatentPool:
         low = max(0, total - self.cfg.pool_size)
         for index in [i for i in self.specs if i < low]:
             del self.specs[index], self.latents[index]
+            self.twins.pop(index, None)
         missing = [i for i in range(low, total) if i not in self.specs]
         # Encode in groups fixed by index: batched convolutions round differently for other batch mixes.
         groups: dict[int, list[int]] = {}
@@ -194,14 +208,40 @@ class LatentPool:
             z = normalise_latents(self.vae, self.vae.encode(video).latent_dist.mode())
         for i, spec, latent in zip(indices, specs, z, strict=True):
             self.specs[i], self.latents[i] = spec, latent.to(torch.float16)
+        if self.cfg.twin_share > 0:
+            self._encode_twins(indices)
 
-    def draw(self, rng: random.Random, step: int, size: int) -> tuple[torch.Tensor, list[str]]:
+    def _encode_twins(self, indices: list[int]) -> None:
+        twins = {i: shape_twin(self.specs[i], self.exclude) for i in indices}
+        twins = {i: twin for i, twin in twins.items() if twin is not None}
+        if not twins:
+            return
+        video = clips_to_tensor([render_clip(twin, self.world) for twin in twins.values()])
+        with torch.no_grad():
+            z = normalise_latents(self.vae, self.vae.encode(video).latent_dist.mode())
+        for (i, twin), latent in zip(twins.items(), z, strict=True):
+            self.twins[i] = (twin, latent.to(torch.float16))
+
+    def draw(self, rng: random.Random, step: int, size: int) -> tuple[torch.Tensor, list[str], list[tuple[int, int]]]:
+        """``size`` latents and captions; with twin_share, some clips are followed by their shape twin and
+        ``pairs`` lists the (clip row, twin row) indices."""
         total = self.total_after(step)
         self.fill_until(total)
         low = max(0, total - self.cfg.pool_size)
-        chosen = [rng.randrange(low, total) for _ in range(size)]
-        prompts = [caption(self.specs[i], rng) for i in chosen]
-        return torch.stack([self.latents[i] for i in chosen]).float(), prompts
+        latents, prompts, pairs = [], [], []
+        while len(latents) < size:
+            i = rng.randrange(low, total)
+            with_twin = i in self.twins and len(latents) + 2 <= size and rng.random() < self.cfg.twin_share
+            if not with_twin:
+                latents.append(self.latents[i])
+                prompts.append(caption(self.specs[i], rng))
+                continue
+            twin, twin_latent = self.twins[i]
+            text, twin_text = twin_captions(self.specs[i], twin, rng)
+            pairs.append((len(latents), len(latents) + 1))
+            latents += [self.latents[i], twin_latent]
+            prompts += [text, twin_text]
+        return torch.stack(latents).float(), prompts, pairs
 
 
 def make_parts(arch: ToyArchitecture) -> Parts:
@@ -325,15 +365,22 @@ def shape_weights(z: torch.Tensor, strength: float) -> torch.Tensor:
 
 def flow_loss(
     parts: Parts, arch: ToyArchitecture, z: torch.Tensor, prompts: list[str], generator, i2v_share,
-    motion_weight: float = 0.0, shape_weight: float = 0.0,
+    motion_weight: float = 0.0, shape_weight: float = 0.0, pairs: list[tuple[int, int]] = (), twin_weight: float = 0.0,
 ):
     batch, _, frames, height, width = z.shape
     sigma = sample_sigmas(generator, batch, arch.flow_shift)
     noise = torch.randn(z.shape, generator=generator)
+    conditioned = torch.rand(batch, generator=generator) < i2v_share
+    clip_rows, twin_rows = [a for a, _ in pairs], [b for _, b in pairs]
+    # A clip and its twin share noise and time, and no first frame gives their shape away.
+    sigma[twin_rows], noise[twin_rows] = sigma[clip_rows], noise[clip_rows]
+    conditioned[clip_rows + twin_rows] = False
     sig = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1.0 - sig) * z + sig * noise
     target = noise - z
-    conditioned = torch.rand(batch, generator=generator) < i2v_share
+    # ...and the same input, noised from halfway between the two: only the words can tell them apart. With
+    # each its own input, the model learnt to amplify the small input difference and kept ignoring the words.
+    noisy[clip_rows] = noisy[twin_rows] = (noisy[clip_rows] + noisy[twin_rows]) / 2
     frame_mask = torch.ones(batch, 1, frames, 1, 1)
     frame_mask[conditioned, :, 0] = 0.0  # frame 0 given clean, as WanImageToVideoPipeline does
     noisy = frame_mask * noisy + (1.0 - frame_mask) * z
@@ -343,7 +390,21 @@ def flow_loss(
     parts.cross_attention.bias = bias
     pred = parts.transformer(hidden_states=noisy, timestep=timestep, encoder_hidden_states=text, return_dict=False)[0]
     weight = (frame_mask * motion_weights(z, motion_weight) * shape_weights(z, shape_weight)).expand_as(z)
-    return ((pred - target).pow(2) * weight).sum() / weight.sum()
+    loss = ((pred - target).pow(2) * weight).sum() / weight.sum()
+    if pairs and twin_weight:
+        loss = loss + twin_weight * twin_loss(pred, target, frame_mask, clip_rows, twin_rows)
+    return loss
+
+
+def twin_loss(pred, target, frame_mask, clip_rows: list[int], twin_rows: list[int]) -> torch.Tensor:
+    """Error on the difference between a clip's and its shape twin's predictions (from the same input, so from
+    their words alone), relative to the true difference: the plain loss barely sees a few corner latents, this
+    one is about nothing else."""
+    mask = frame_mask[clip_rows]
+    wanted = (target[clip_rows] - target[twin_rows]) * mask
+    got = (pred[clip_rows] - pred[twin_rows]) * mask
+    dims = tuple(range(1, wanted.dim()))
+    return ((got - wanted).pow(2).sum(dims) / wanted.pow(2).sum(dims).clamp(min=1e-6)).mean()
 
 
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -595,11 +656,16 @@ def _train_transformer(cfg, parts, arch, world, exclude, state, saved, ckpt, sta
     while state.step < last and time.monotonic() <= budget_end:
         rng = batch_rng(cfg.seed, "flow", state.step)
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
-        z, prompts = pool.draw(rng, state.step, cfg.batch)
-        prompts = ["" if rng.random() < cfg.caption_dropout else p for p in prompts]
+        z, prompts, pairs = pool.draw(rng, state.step, cfg.batch)
+        paired = {row for pair in pairs for row in pair}  # twins keep their captions: the words are the point
+        dropped = [rng.random() < cfg.caption_dropout and row not in paired for row in range(len(prompts))]
+        prompts = ["" if drop else p for drop, p in zip(dropped, prompts, strict=True)]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state.step, cfg)
-        loss = flow_loss(parts, arch, z, prompts, generator, cfg.i2v_share, cfg.motion_weight, cfg.shape_weight)
+        loss = flow_loss(
+            parts, arch, z, prompts, generator, cfg.i2v_share, cfg.motion_weight, cfg.shape_weight,
+            pairs, cfg.twin_weight,
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -9,7 +9,7 @@ training so that generalisation can be measured.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import map_coordinates
@@ -350,6 +350,21 @@ def spec_for(color: str, shape: str, move: str, rng: random.Random, background: 
     return ClipSpec([_random_object(rng, color, shape, move)], bg)
 
 
+# Squares and circles differ only at their corners, a few latent values; the model learns the rest of a clip
+# long before it learns that difference. A twin clip is the same clip with the other of the two shapes.
+TWIN_SHAPES = {"circle": "square", "square": "circle"}
+
+
+def shape_twin(spec: ClipSpec, exclude: set[tuple[str, str, str]] | None = None) -> ClipSpec | None:
+    """The same single-object clip with a circle drawn as a square or the reverse; None when the clip has two
+    objects, a triangle, or its twin would be a held-out combination."""
+    if len(spec.objects) != 1 or spec.objects[0].shape not in TWIN_SHAPES:
+        return None
+    obj = replace(spec.objects[0], shape=TWIN_SHAPES[spec.objects[0].shape])
+    twin = replace(spec, objects=[obj], extras=dict(spec.extras))
+    return None if object_triple(twin, obj) in (exclude or set()) else twin
+
+
 # ---------------------------------------------------------------- captions
 
 
@@ -378,6 +393,15 @@ def caption(spec: ClipSpec, rng: random.Random, heldout_templates: bool = False)
         return template.format(obj=obj, mot=mot, bg=spec.background)
     (obj_a, mot_a), (obj_b, mot_b) = parts
     return f"{obj_a} {mot_a} and {obj_b} {mot_b} on a {spec.background} background"
+
+
+def twin_captions(spec: ClipSpec, twin: ClipSpec, rng: random.Random) -> tuple[str, str]:
+    """Captions of a clip and its shape twin drawn from the same random state, so they differ only in the shape
+    word (circle and square have as many synonyms); ``rng`` advances as for one caption."""
+    state = rng.getstate()
+    twin_text = caption(twin, rng)
+    rng.setstate(state)
+    return caption(spec, rng), twin_text
 
 
 def canonical_prompt(color: str, shape: str, move: str, background: str = "white") -> str:
