@@ -203,24 +203,24 @@ class LatentPool:
 
     def _encode(self, indices: list[int]) -> None:
         specs = [sample_spec(batch_rng(self.cfg.seed, "clip", i), self.exclude) for i in indices]
-        video = clips_to_tensor([render_clip(s, self.world) for s in specs])
-        with torch.no_grad():
-            z = normalise_latents(self.vae, self.vae.encode(video).latent_dist.mode())
-        for i, spec, latent in zip(indices, specs, z, strict=True):
-            self.specs[i], self.latents[i] = spec, latent.to(torch.float16)
+        for i, spec, latent in zip(indices, specs, self._latents_of(specs), strict=True):
+            self.specs[i], self.latents[i] = spec, latent
         if self.cfg.twin_share > 0:
             self._encode_twins(indices)
 
     def _encode_twins(self, indices: list[int]) -> None:
         twins = {i: shape_twin(self.specs[i], self.exclude) for i in indices}
         twins = {i: twin for i, twin in twins.items() if twin is not None}
-        if not twins:
-            return
-        video = clips_to_tensor([render_clip(twin, self.world) for twin in twins.values()])
+        if twins:
+            for (i, twin), latent in zip(twins.items(), self._latents_of(list(twins.values())), strict=True):
+                self.twins[i] = (twin, latent)
+
+    def _latents_of(self, specs: list) -> torch.Tensor:
+        """Render and encode clips; normalised latents stored as float16."""
+        video = clips_to_tensor([render_clip(s, self.world) for s in specs])
         with torch.no_grad():
             z = normalise_latents(self.vae, self.vae.encode(video).latent_dist.mode())
-        for (i, twin), latent in zip(twins.items(), z, strict=True):
-            self.twins[i] = (twin, latent.to(torch.float16))
+        return z.to(torch.float16)
 
     def draw(self, rng: random.Random, step: int, size: int) -> tuple[torch.Tensor, list[str], list[tuple[int, int]]]:
         """``size`` latents and captions; with twin_share, some clips are followed by their shape twin and
