@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vidgen.toy.model import MAX_SEQUENCE_LENGTH, ToyArchitecture
-from vidgen.toy.train import TrainConfig, encode_text, make_parts, parse_args, train
+from vidgen.toy.train import TrainConfig, encode_text, make_parts, parse_args, train, warm_start_source
 from vidgen.toy.world import WorldConfig
 
 TINY_WORLD = WorldConfig(size=16, num_frames=5, fps=4, supersample=2)
@@ -325,3 +325,19 @@ def test_every_training_option_has_help_text(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     assert "--shape-weight" in capsys.readouterr().out
+
+
+def test_warm_start_source_accepts_an_export_a_run_folder_or_a_checkpoint(tmp_path):
+    export, run, empty = tmp_path / "export", tmp_path / "run", tmp_path / "empty"
+    for folder in (export, run, empty):
+        folder.mkdir()
+    (export / "model_index.json").write_text("{}")
+    (run / "checkpoint.pt").write_bytes(b"")
+    assert warm_start_source(str(export)) == export
+    assert warm_start_source(str(run)) == run / "checkpoint.pt"  # a run folder means its checkpoint
+    assert warm_start_source(str(run / "checkpoint.pt")) == run / "checkpoint.pt"
+    for bad in (empty, tmp_path / "missing"):
+        with pytest.raises(ValueError, match="--init-from"):
+            warm_start_source(str(bad))
+    with pytest.raises(SystemExit):  # the command line refuses it before training
+        parse_args(["--init-from", str(empty)])

@@ -135,7 +135,7 @@ FIELD_HELP = {
     "log_every": "steps between loss lines",
     "num_frames": "clip length the model learns (its native length)",
     "fps": "frames per second of the clips",
-    "init_from": "checkpoint or exported folder to warm-start phase 2 from (its VAE is kept)",
+    "init_from": "exported folder, run folder or checkpoint to warm-start phase 2 from (its VAE is kept)",
     "architecture": "a vidgen.toy.model.ARCHITECTURES key: default or temporal",
 }
 
@@ -505,6 +505,19 @@ def export_pipeline(parts: Parts, arch: ToyArchitecture, world: WorldConfig, exp
 # ---------------------------------------------------------------- driver
 
 
+def warm_start_source(init_from: str) -> Path:
+    """What --init-from names: an exported pipeline folder, a checkpoint file, or a run folder (its checkpoint)."""
+    source = Path(init_from)
+    if source.is_dir() and (source / "model_index.json").exists():
+        return source
+    if source.is_dir() and (source / "checkpoint.pt").exists():
+        return source / "checkpoint.pt"
+    if source.is_file():
+        return source
+    raise ValueError(f"--init-from {init_from}: not an exported pipeline folder (model_index.json), a run folder "
+                     f"(checkpoint.pt) or a checkpoint file")
+
+
 def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: WorldConfig = WorldConfig()) -> Parts:
     if (cfg.vae_window - 1) % arch.vae_temporal_compression:
         raise ValueError(f"--vae-window must be 1 + a multiple of the VAE's temporal compression "
@@ -520,7 +533,7 @@ def train(cfg: TrainConfig, arch: ToyArchitecture = ToyArchitecture(), world: Wo
         saved, state = load_checkpoint(ckpt, parts)
         print(f"resumed at phase={state.phase} step={state.step}", flush=True)
     elif cfg.init_from:
-        source = Path(cfg.init_from)
+        source = warm_start_source(cfg.init_from)
         if source.is_dir():
             load_pipeline_weights(source, parts)
         else:
@@ -706,7 +719,13 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
             "--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices,
             help=f"{FIELD_HELP[f.name]} (default: %(default)s)",
         )
-    return TrainConfig(**vars(parser.parse_args(argv)))
+    cfg = TrainConfig(**vars(parser.parse_args(argv)))
+    if cfg.init_from:
+        try:
+            warm_start_source(cfg.init_from)
+        except ValueError as error:
+            parser.error(str(error))  # exits with a usage line before any training starts
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> None:
