@@ -207,6 +207,20 @@ def test_a_few_training_steps_with_shape_twins(tmp_path):
     assert (tmp_path / "twins-export" / "vidgen_toy.json").exists()
 
 
+def test_motion_twins_are_drawn_as_the_same_clip_played_backwards(tmp_path):
+    from vidgen.toy.train import LatentPool
+    from vidgen.toy.world import motion_twin
+
+    cfg = tiny_config(tmp_path, "motion-twins", twin_share=1.0, twin_kind="motion", batch=6)
+    parts = train(cfg, TINY_ARCH, TINY_WORLD)
+    pool = LatentPool(cfg, parts.vae, TINY_WORLD, set())
+    latents, prompts, pairs = pool.draw(random.Random(0), 0, 6)
+    assert pairs
+    for a, b in pairs:
+        assert prompts[a] != prompts[b] and not torch.equal(latents[a], latents[b])
+    assert pool.twins and all(twin == motion_twin(pool.specs[i]) for i, (twin, _) in pool.twins.items())
+
+
 def test_motion_weights_single_out_the_latents_that_change_over_the_clip():
     from vidgen.toy.train import motion_weights
 

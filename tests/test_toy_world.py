@@ -8,10 +8,13 @@ from vidgen.toy.judge import global_flow
 from vidgen.toy.model import build_tokenizer
 from vidgen.toy.world import (
     CAMERA_MOVES,
+    CAMERA_PHRASES,
     COLORS,
+    MOTION_PHRASES,
     WorldConfig,
     caption,
     heldout_triples,
+    motion_twin,
     object_state,
     object_triple,
     render_clip,
@@ -138,3 +141,45 @@ def test_twin_captions_differ_only_in_the_shape_word_and_use_one_captions_random
         changed = [(a, b) for a, b in zip(text.split(), twin_text.split(), strict=True) if a != b]
         shape_words = {"circle", "ball", "disc", "square", "box", "block"}
         assert len(changed) == 1 and {word.strip(",.") for word in changed[0]} <= shape_words
+
+
+def test_a_motion_twin_is_the_clip_played_backwards_with_the_opposite_move():
+    rng = random.Random(7)
+    opposite = {"left": "right", "up": "down", "grow": "shrink", "pan_left": "pan_right", "tilt_down": "tilt_up",
+                "zoom_in": "zoom_out"}
+    for move, other in list(opposite.items()) + [(b, a) for a, b in opposite.items()]:
+        spec = spec_for("blue", "square", move, rng)
+        twin = motion_twin(spec)
+        assert object_triple(twin, twin.objects[0]) == ("blue", "square", other)
+        assert np.abs(render_clip(twin).astype(int) - render_clip(spec)[::-1]).max() <= 2, move
+
+
+def test_still_clips_pairs_and_heldout_reverses_have_no_motion_twin():
+    rng = random.Random(8)
+    assert motion_twin(spec_for("red", "circle", "still", rng)) is None
+    assert motion_twin(spec_for("red", "circle", "static", rng)) is None
+    pair = next(s for s in (sample_spec(rng) for _ in range(500)) if len(s.objects) == 2)
+    assert motion_twin(pair) is None
+    reverse = {"left": "right", "right": "left", "up": "down", "down": "up", "grow": "shrink", "shrink": "grow",
+               "pan_left": "pan_right", "pan_right": "pan_left", "tilt_up": "tilt_down", "tilt_down": "tilt_up",
+               "zoom_in": "zoom_out", "zoom_out": "zoom_in"}
+    color, shape, move = next(t for t in sorted(heldout_triples()) if t[2] in reverse)
+    source = spec_for(color, shape, reverse[move], rng)
+    assert motion_twin(source) is not None and motion_twin(source, heldout_triples()) is None
+
+
+def test_motion_twin_captions_differ_only_in_the_move():
+    rng = random.Random(9)
+    phrases = [*MOTION_PHRASES.values(), *CAMERA_PHRASES.values()]
+    move_words = {word for group in phrases for phrase in group for word in phrase.split()}
+    checked = 0
+    for _ in range(200):
+        spec = sample_spec(rng)
+        twin = motion_twin(spec)
+        if twin is None:
+            continue
+        text, twin_text = twin_captions(spec, twin, rng)
+        changed = [(a, b) for a, b in zip(text.split(), twin_text.split(), strict=True) if a != b]
+        assert changed and {word.strip(",.") for pair in changed for word in pair} <= move_words
+        checked += 1
+    assert checked > 100

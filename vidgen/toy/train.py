@@ -46,6 +46,7 @@ from vidgen.toy.world import (
     WorldConfig,
     caption,
     heldout_triples,
+    motion_twin,
     render_clip,
     sample_spec,
     shape_twin,
@@ -83,6 +84,7 @@ class TrainConfig:
     shape_weight: float = 0.0
     twin_share: float = 0.0
     twin_weight: float = 1.0
+    twin_kind: str = "shape"
     caption_dropout: float = 0.1
     ema_decay: float = 0.998
     checkpoint_every: int = 50
@@ -123,8 +125,10 @@ FIELD_HELP = {
     "i2v_share": "phase 2: share of clips trained with a clean first frame (image-to-video)",
     "motion_weight": "phase 2: latent positions that change over the clip weigh up to 1 + this in the flow loss",
     "shape_weight": "phase 2: latent positions that differ from their frame's background weigh up to 1 + this",
-    "twin_share": "phase 2: chance that a circle or square clip comes with its shape twin (same clip, other shape)",
+    "twin_share": "phase 2: chance that a clip that has a twin (see --twin-kind) is drawn together with it",
     "twin_weight": "phase 2: weight of the loss on the difference between a clip's and its twin's predictions",
+    "twin_kind": "phase 2: shape (circle <-> square), motion (the clip played backwards: the opposite move) or "
+                 "both (alternating by clip)",
     "caption_dropout": "phase 2: share of captions replaced by the empty prompt (for guidance)",
     "ema_decay": "phase 2: decay of the exported moving average of the weights",
     "checkpoint_every": "steps between checkpoints",
@@ -138,6 +142,9 @@ FIELD_HELP = {
     "init_from": "exported folder, run folder or checkpoint to warm-start phase 2 from (its VAE is kept)",
     "architecture": "a vidgen.toy.model.ARCHITECTURES key: default or temporal",
 }
+
+
+TWIN_KINDS = ("shape", "motion", "both")
 
 
 @dataclass
@@ -183,7 +190,7 @@ class LatentPool:
         self.cfg, self.vae, self.world, self.exclude = cfg, vae, world, exclude
         self.specs: dict[int, object] = {}
         self.latents: dict[int, torch.Tensor] = {}
-        self.twins: dict[int, tuple[object, torch.Tensor]] = {}  # shape twins, only when twin_share > 0
+        self.twins: dict[int, tuple[object, torch.Tensor]] = {}  # only when twin_share > 0
 
     def total_after(self, step: int) -> int:
         return self.cfg.pool_prefill + self.cfg.pool_fresh * (step + 1)
@@ -209,11 +216,22 @@ class LatentPool:
             self._encode_twins(indices)
 
     def _encode_twins(self, indices: list[int]) -> None:
-        twins = {i: shape_twin(self.specs[i], self.exclude) for i in indices}
+        twins = {i: self._twin_of(i) for i in indices}
         twins = {i: twin for i, twin in twins.items() if twin is not None}
         if twins:
             for (i, twin), latent in zip(twins.items(), self._latents_of(list(twins.values())), strict=True):
                 self.twins[i] = (twin, latent)
+
+    def _twin_of(self, index: int):
+        """The clip's twin of --twin-kind; with "both", even clips prefer the motion twin, odd ones the shape twin."""
+        kinds = {"shape": [shape_twin], "motion": [motion_twin], "both": [motion_twin, shape_twin]}[self.cfg.twin_kind]
+        if index % 2:
+            kinds = kinds[::-1]
+        for make_twin in kinds:
+            twin = make_twin(self.specs[index], self.exclude)
+            if twin is not None:
+                return twin
+        return None
 
     def _latents_of(self, specs: list) -> torch.Tensor:
         """Render and encode clips; normalised latents stored as float16."""
@@ -372,7 +390,7 @@ def flow_loss(
     noise = torch.randn(z.shape, generator=generator)
     conditioned = torch.rand(batch, generator=generator) < i2v_share
     clip_rows, twin_rows = [a for a, _ in pairs], [b for _, b in pairs]
-    # A clip and its twin share noise and time, and no first frame gives their shape away.
+    # A clip and its twin share noise and time, and no first frame gives either away.
     sigma[twin_rows], noise[twin_rows] = sigma[clip_rows], noise[clip_rows]
     conditioned[clip_rows + twin_rows] = False
     sig = sigma.view(-1, 1, 1, 1, 1)
@@ -714,7 +732,7 @@ def _export(cfg, parts, arch, world, state) -> None:
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(TrainConfig):
-        choices = list(ARCHITECTURES) if f.name == "architecture" else None
+        choices = {"architecture": list(ARCHITECTURES), "twin_kind": list(TWIN_KINDS)}.get(f.name)
         parser.add_argument(
             "--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices,
             help=f"{FIELD_HELP[f.name]} (default: %(default)s)",

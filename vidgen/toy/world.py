@@ -365,6 +365,35 @@ def shape_twin(spec: ClipSpec, exclude: set[tuple[str, str, str]] | None = None)
     return None if object_triple(twin, obj) in (exclude or set()) else twin
 
 
+# Each move and the one its clip becomes when played backwards, with the start that keeps the track the same.
+REVERSED_MOTIONS = {"left": "right", "right": "left", "up": "down", "down": "up", "grow": "shrink", "shrink": "grow"}
+REVERSED_CAMERA_MOVES = {
+    "pan_left": "pan_right", "pan_right": "pan_left", "tilt_up": "tilt_down", "tilt_down": "tilt_up",
+    "zoom_in": "zoom_out", "zoom_out": "zoom_in",
+}
+
+
+def motion_twin(spec: ClipSpec, exclude: set[tuple[str, str, str]] | None = None) -> ClipSpec | None:
+    """The same single-object clip played backwards, which is the clip of the opposite move ("moves left" becomes
+    "moves right" from where the left-mover ended, a zoom in a zoom out); None for still objects, a still camera,
+    two objects, or a twin that would be a held-out combination. Rendered, it is the clip's frames reversed."""
+    if len(spec.objects) != 1:
+        return None
+    obj = spec.objects[0]
+    if spec.is_camera_clip:
+        if spec.camera not in REVERSED_CAMERA_MOVES:
+            return None
+        camera = REVERSED_CAMERA_MOVES[spec.camera]
+        twin = replace(spec, objects=[replace(obj)], camera=camera, extras=dict(spec.extras))
+    else:
+        if obj.motion not in REVERSED_MOTIONS:
+            return None
+        x, y, _ = object_state(obj, 1.0)  # where the clip ends is where its reverse starts
+        reversed_obj = replace(obj, motion=REVERSED_MOTIONS[obj.motion], start=(x, y))
+        twin = replace(spec, objects=[reversed_obj], extras=dict(spec.extras))
+    return None if object_triple(twin, twin.objects[0]) in (exclude or set()) else twin
+
+
 # ---------------------------------------------------------------- captions
 
 
@@ -396,8 +425,8 @@ def caption(spec: ClipSpec, rng: random.Random, heldout_templates: bool = False)
 
 
 def twin_captions(spec: ClipSpec, twin: ClipSpec, rng: random.Random) -> tuple[str, str]:
-    """Captions of a clip and its shape twin drawn from the same random state, so they differ only in the shape
-    word (circle and square have as many synonyms); ``rng`` advances as for one caption."""
+    """Captions of a clip and its twin drawn from the same random state, so they differ only in the shape word or
+    the move (circle and square, and every move, have as many synonyms); ``rng`` advances as for one caption."""
     state = rng.getstate()
     twin_text = caption(twin, rng)
     rng.setstate(state)
