@@ -144,7 +144,8 @@ FIELD_HELP = {
 }
 
 
-TWIN_KINDS = ("shape", "motion", "both")
+# --twin-kind: which twin a clip gets, in order of preference ("both" swaps the order on odd clips).
+TWIN_MAKERS = {"shape": [shape_twin], "motion": [motion_twin], "both": [motion_twin, shape_twin]}
 
 
 @dataclass
@@ -224,10 +225,8 @@ class LatentPool:
 
     def _twin_of(self, index: int):
         """The clip's twin of --twin-kind; with "both", even clips prefer the motion twin, odd ones the shape twin."""
-        kinds = {"shape": [shape_twin], "motion": [motion_twin], "both": [motion_twin, shape_twin]}[self.cfg.twin_kind]
-        if index % 2:
-            kinds = kinds[::-1]
-        for make_twin in kinds:
+        makers = TWIN_MAKERS[self.cfg.twin_kind]
+        for make_twin in makers[::-1] if index % 2 else makers:
             twin = make_twin(self.specs[index], self.exclude)
             if twin is not None:
                 return twin
@@ -732,7 +731,7 @@ def _export(cfg, parts, arch, world, state) -> None:
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for f in fields(TrainConfig):
-        choices = {"architecture": list(ARCHITECTURES), "twin_kind": list(TWIN_KINDS)}.get(f.name)
+        choices = {"architecture": list(ARCHITECTURES), "twin_kind": list(TWIN_MAKERS)}.get(f.name)
         parser.add_argument(
             "--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices,
             help=f"{FIELD_HELP[f.name]} (default: %(default)s)",

@@ -365,7 +365,7 @@ def shape_twin(spec: ClipSpec, exclude: set[tuple[str, str, str]] | None = None)
     return None if object_triple(twin, obj) in (exclude or set()) else twin
 
 
-# Each move and the one its clip becomes when played backwards, with the start that keeps the track the same.
+# Each move and the move its clip becomes when played backwards.
 REVERSED_MOTIONS = {"left": "right", "right": "left", "up": "down", "down": "up", "grow": "shrink", "shrink": "grow"}
 REVERSED_CAMERA_MOVES = {
     "pan_left": "pan_right", "pan_right": "pan_left", "tilt_up": "tilt_down", "tilt_down": "tilt_up",
