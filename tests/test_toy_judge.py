@@ -42,3 +42,50 @@ def test_judge_sees_mirrored_clips_as_the_opposite_move():
 def test_judge_finds_nothing_in_an_empty_clip():
     verdict = judge_clip(np.full((17, 32, 32, 3), 240, np.uint8))
     assert verdict.color is None and verdict.motion is None and verdict.camera == "static"
+
+
+def _judge_check_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "toy_judge_check.py"
+    spec = importlib.util.spec_from_file_location("toy_judge_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_judge_check_scores_a_persons_blind_labels_against_the_judge_and_the_prompt(tmp_path):
+    import json
+
+    import pytest
+
+    check = _judge_check_module()
+    clips = [
+        {"prompt": "a", "asked": "square", "judge": "circle"},
+        {"prompt": "b", "asked": "square", "judge": "square"},
+        {"prompt": "c", "asked": "circle", "judge": "circle"},
+        {"prompt": "d", "asked": "triangle", "judge": None},
+    ]
+    (tmp_path / "hidden.json").write_text(json.dumps({"model": "m", "clips": clips}))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("0s 1s\n2s 3?\n")
+    result = check.score(tmp_path, labels)
+    assert result["shape_accuracy_by_judge"] == 0.5 and result["shape_accuracy_by_person"] == 0.5
+    assert result["person_cannot_tell"] == 1
+    assert result["judge_agrees_with_person_where_clear"] == round(1 / 3, 4)
+    assert result["disagreements_where_clear"] == {"person square, judge circle": 2}
+    assert result["by_asked_shape"]["square"] == {
+        "clips": 2, "judge_says_asked": 1, "person_says_asked": 2, "person_cannot_tell": 0}
+    labels.write_text("0s 1s 2s")  # clip 3 unlabelled
+    with pytest.raises(SystemExit):
+        check.score(tmp_path, labels)
+
+
+def test_judge_check_sheet_shows_three_frames_of_each_clip_and_only_its_number():
+    check = _judge_check_module()
+    clips = [np.random.default_rng(k).random((17, 32, 32, 3)).astype(np.float32) for k in range(5)]
+    sheet = check.contact_sheet(clips, first=32)
+    tile = check.clip_tile(clips[0], 32)
+    assert tile.size == ((3 * 32 + 2 * 2) * check.TILE_SCALE, 32 * check.TILE_SCALE + 18)
+    assert sheet.size == (4 * (tile.width + 8), 2 * (tile.height + 4))
