@@ -5,7 +5,8 @@ ragged edges and rounded corners. This checks the judge's shape call against a p
 
 1. `sheet` generates the held-out-combination clips of `python -m vidgen.toy.evaluate` (same prompts and seeds,
    16 steps, guidance 4, one thread) and writes contact sheets that show only each clip's number (frames 0, 8
-   and 16), plus the clips and the judge's verdicts, kept out of sight in WORK.
+   and 16), plus the clips and the judge's verdicts, kept out of sight in WORK. `--shuffle-seed N` shows them in
+   a shuffled order, for a labeller who has seen another model's sheets, whose numbers follow the prompts.
 2. A person writes one label per clip, looking only at the sheets: `12s` (square), `13c` (circle), `14t`
    (triangle) or `15?` (cannot tell), separated by spaces or new lines.
 3. `score` compares the labels with the judge and with the prompt, per asked shape, and writes the results JSON.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -36,7 +38,7 @@ TILE_SCALE = 4
 PER_SHEET = 32
 
 
-def make_sheets(model: Path, work: Path, count: int) -> None:
+def make_sheets(model: Path, work: Path, count: int, shuffle_seed: int | None = None) -> None:
     torch.set_num_threads(1)  # the clips depend on the thread count; one thread is reproducible anywhere
     pipe = load_pipeline(model)
     cases = heldout_combo_cases(count)
@@ -44,15 +46,25 @@ def make_sheets(model: Path, work: Path, count: int) -> None:
     for start in range(0, count, 8):
         chunk = cases[start : start + 8]
         clips.extend(generate(pipe, [c.prompt for c in chunk], [c.seed for c in chunk], WorldConfig(), 16, 4.0))
+    hidden = [{"case": i, "prompt": c.prompt, "asked": c.expected()["shape"], "judge": judge_clip(clip).shape}
+              for i, (c, clip) in enumerate(zip(cases, clips, strict=True))]
+    order = shown_order(count, shuffle_seed)
+    clips, hidden = [clips[i] for i in order], [hidden[i] for i in order]
     work.mkdir(parents=True, exist_ok=True)
     np.save(work / "clips.npy", np.stack(clips).astype(np.float32))
-    hidden = [{"prompt": c.prompt, "asked": c.expected()["shape"], "judge": judge_clip(clip).shape}
-              for c, clip in zip(cases, clips, strict=True)]
     (work / "hidden.json").write_text(json.dumps({"model": str(model), "clips": hidden}, indent=1))
     for first in range(0, count, PER_SHEET):
         sheet = contact_sheet(clips[first : first + PER_SHEET], first)
         sheet.save(work / f"sheet_{first:03d}.png")
     print(f"wrote {work}/sheet_*.png; label them without opening hidden.json")
+
+
+def shown_order(count: int, shuffle_seed: int | None) -> list[int]:
+    """Case order on the sheets: shuffled for a labeller who has seen another model's sheets in case order."""
+    order = list(range(count))
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(order)
+    return order
 
 
 def contact_sheet(clips: list[np.ndarray], first: int, columns: int = 4) -> Image.Image:
@@ -121,13 +133,14 @@ def main() -> None:
     sheet.add_argument("--model", type=Path, default=Path("assets/vidgen-toy"))
     sheet.add_argument("--work", type=Path, required=True)
     sheet.add_argument("--count", type=int, default=96)
+    sheet.add_argument("--shuffle-seed", type=int, help="show the clips in a shuffled order (numbers are positions)")
     scored = commands.add_parser("score", help="compare a person's labels with the judge")
     scored.add_argument("--work", type=Path, required=True)
     scored.add_argument("--labels", type=Path, required=True)
     scored.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.command == "sheet":
-        make_sheets(args.model, args.work, args.count)
+        make_sheets(args.model, args.work, args.count, args.shuffle_seed)
         return
     results = score(args.work, args.labels)
     print(json.dumps(results, indent=1))

@@ -89,3 +89,11 @@ def test_judge_check_sheet_shows_three_frames_of_each_clip_and_only_its_number()
     tile = check.clip_tile(clips[0], 32)
     assert tile.size == ((3 * 32 + 2 * 2) * check.TILE_SCALE, 32 * check.TILE_SCALE + 18)
     assert sheet.size == (4 * (tile.width + 8), 2 * (tile.height + 4))
+
+
+def test_judge_check_shuffles_the_shown_order_only_when_asked():
+    check = _judge_check_module()
+    assert check.shown_order(6, None) == list(range(6))
+    shuffled = check.shown_order(96, 3)
+    assert sorted(shuffled) == list(range(96)) and shuffled != list(range(96))
+    assert shuffled == check.shown_order(96, 3)
