@@ -91,6 +91,8 @@ def clip_tile(clip: np.ndarray, number: int) -> Image.Image:
 def read_labels(path: Path) -> dict[int, str | None]:
     labels = {}
     for token in path.read_text().split():
+        if not (token[:-1].isdigit() and token[-1] in LABELS):
+            raise SystemExit(f"{path}: bad label {token!r}; write the clip number and one of c, s, t or ?")
         labels[int(token[:-1])] = LABELS[token[-1]]
     return labels
 

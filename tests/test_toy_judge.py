@@ -80,6 +80,9 @@ def test_judge_check_scores_a_persons_blind_labels_against_the_judge_and_the_pro
     labels.write_text("0s 1s 2s")  # clip 3 unlabelled
     with pytest.raises(SystemExit):
         check.score(tmp_path, labels)
+    labels.write_text("0s 1s 2s 3x")
+    with pytest.raises(SystemExit, match="bad label '3x'"):
+        check.score(tmp_path, labels)
 
 
 def test_judge_check_sheet_shows_three_frames_of_each_clip_and_only_its_number():
