@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from vidgen.toy.evaluate import generate, heldout_combo_cases, load_pipeline
+from vidgen.toy.describe import RECOMMENDED_GUIDANCE, RECOMMENDED_STEPS
+from vidgen.toy.evaluate import generate_cases, heldout_combo_cases, load_pipeline, model_world
 from vidgen.toy.judge import judge_clip
-from vidgen.toy.world import WorldConfig
 
 LABELS = {"c": "circle", "s": "square", "t": "triangle", "?": None}
 SHOWN_FRAMES = (0, 8, 16)
@@ -40,12 +40,8 @@ PER_SHEET = 32
 
 def make_sheets(model: Path, work: Path, count: int, shuffle_seed: int | None = None) -> None:
     torch.set_num_threads(1)  # the clips depend on the thread count; one thread is reproducible anywhere
-    pipe = load_pipeline(model)
     cases = heldout_combo_cases(count)
-    clips = []
-    for start in range(0, count, 8):
-        chunk = cases[start : start + 8]
-        clips.extend(generate(pipe, [c.prompt for c in chunk], [c.seed for c in chunk], WorldConfig(), 16, 4.0))
+    clips = generate_cases(load_pipeline(model), cases, model_world(model), RECOMMENDED_STEPS, RECOMMENDED_GUIDANCE)
     hidden = [{"case": i, "prompt": c.prompt, "asked": c.expected()["shape"], "judge": judge_clip(clip).shape}
               for i, (c, clip) in enumerate(zip(cases, clips, strict=True))]
     order = shown_order(count, shuffle_seed)

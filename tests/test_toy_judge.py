@@ -1,8 +1,12 @@
 """The judge must be right on rendered ground truth before it can score the model."""
 
+import importlib.util
+import json
 import random
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vidgen.toy.evaluate import judge_accuracy_on_rendered
 from vidgen.toy.judge import judge_clip
@@ -45,9 +49,6 @@ def test_judge_finds_nothing_in_an_empty_clip():
 
 
 def _judge_check_module():
-    import importlib.util
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[1] / "bench" / "toy_judge_check.py"
     spec = importlib.util.spec_from_file_location("toy_judge_check", path)
     module = importlib.util.module_from_spec(spec)
@@ -56,10 +57,6 @@ def _judge_check_module():
 
 
 def test_judge_check_scores_a_persons_blind_labels_against_the_judge_and_the_prompt(tmp_path):
-    import json
-
-    import pytest
-
     check = _judge_check_module()
     clips = [
         {"prompt": "a", "asked": "square", "judge": "circle"},

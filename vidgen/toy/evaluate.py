@@ -133,12 +133,17 @@ def score_clips(cases: list[Case], clips) -> dict[str, float]:
     return {key: round(right[key] / total[key], 4) for key in (*ATTRIBUTES, "all") if total[key]}
 
 
-def evaluate_cases(pipe, cases: list[Case], world: WorldConfig, steps: int, guidance: float, batch: int = 8):
+def generate_cases(pipe, cases: list[Case], world: WorldConfig, steps: int, guidance: float, batch: int = 8):
+    """Each case's clip, in fixed batches (batched convolutions round differently for other batch mixes)."""
     clips = []
     for start in range(0, len(cases), batch):
         chunk = cases[start : start + batch]
         clips.extend(generate(pipe, [c.prompt for c in chunk], [c.seed for c in chunk], world, steps, guidance))
-    return score_clips(cases, clips)
+    return clips
+
+
+def evaluate_cases(pipe, cases: list[Case], world: WorldConfig, steps: int, guidance: float, batch: int = 8):
+    return score_clips(cases, generate_cases(pipe, cases, world, steps, guidance, batch))
 
 
 def evaluate_i2v(pipe, count: int, world: WorldConfig, steps: int, guidance: float, seed: int = 400):
