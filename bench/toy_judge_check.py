@@ -94,6 +94,8 @@ def read_labels(path: Path) -> dict[int, str | None]:
 
 
 def score(work: Path, labels_path: Path) -> dict:
+    if not (work / "hidden.json").exists():
+        raise SystemExit(f"{work} has no hidden.json: run `sheet --work {work}` first")
     hidden = json.loads((work / "hidden.json").read_text())
     clips, labels = hidden["clips"], read_labels(labels_path)
     if sorted(labels) != list(range(len(clips))):

@@ -58,6 +58,8 @@ def _judge_check_module():
 
 def test_judge_check_scores_a_persons_blind_labels_against_the_judge_and_the_prompt(tmp_path):
     check = _judge_check_module()
+    with pytest.raises(SystemExit, match="run `sheet"):
+        check.score(tmp_path, tmp_path / "labels.txt")
     clips = [
         {"prompt": "a", "asked": "square", "judge": "circle"},
         {"prompt": "b", "asked": "square", "judge": "square"},
