@@ -1,7 +1,8 @@
 """Family adapters against tiny random-weight pipelines of the real diffusers classes.
 
 Each family's tiny pipeline is saved with `save_pretrained`, loaded back with the class a real catalog entry
-names, the other modes are derived with `from_pipe`, and every mode runs through `adapter.call_kwargs`.
+names, the other modes are built over its modules (`share_components`), and every mode runs through
+`adapter.call_kwargs`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from vidgen.families import (
     fit_preview_projection,
     project_to_rgb,
 )
-from vidgen.pipelines import PipelineCache
+from vidgen.pipelines import PipelineCache, share_components
 from vidgen.settings import PROJECT_ROOT, Settings
 from vidgen.testing.tiny import TINY_ENTRIES, save_tiny
 
@@ -68,7 +69,7 @@ def _plan(family: str, mode: str, **changes) -> RenderPlan:
 
 
 class LoadedFamily:
-    """A tiny pipeline loaded like a real model: base from `from_pretrained`, other modes via `from_pipe`."""
+    """A tiny pipeline loaded like a real model: base from `from_pretrained`, other modes over its modules."""
 
     def __init__(self, family: str, folder: Path):
         self.entry: ModelEntry = CATALOG.get(ENTRY_FOR_FAMILY[family])
@@ -79,7 +80,7 @@ class LoadedFamily:
         self.base.set_progress_bar_config(disable=True)
         self.by_mode = {first_mode: self.base}
         for mode in self.entry.modes[1:]:
-            pipe = getattr(diffusers, self.entry.pipelines[mode]).from_pipe(self.base)
+            pipe = share_components(getattr(diffusers, self.entry.pipelines[mode]), self.base)
             pipe.set_progress_bar_config(disable=True)
             self.by_mode[mode] = self.adapter.prepare_pipeline(mode, pipe)
 
@@ -298,3 +299,18 @@ def test_pipeline_cache_serves_every_mode_of_each_family_from_one_load(tiny_cata
             assert frames.shape == (1, plan.num_frames, plan.height, plan.width, 3), (entry.id, plan.mode)
         assert cache.load_counts[entry.id] == 1
         assert set(model.by_mode) == set(entry.modes)
+
+
+def test_every_mode_keeps_the_dtype_the_model_was_loaded_in(tiny_catalog: Catalog, tmp_path):
+    """diffusers' `from_pipe` casts the modules it shares to float32: a bf16 model must stay bf16 in every mode."""
+    settings = Settings.load(
+        env={}, catalog_path=str(tmp_path / "unused.yaml"), device="cpu", dtype="bfloat16",
+        data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out"),
+    )
+    cache = PipelineCache(settings)
+    for entry in tiny_catalog.models.values():
+        for mode in entry.modes:
+            pipe, _ = cache.get(entry, mode)
+            denoiser = pipe.unet if entry.family == "svd" else pipe.transformer
+            assert (pipe.vae.dtype, denoiser.dtype) == (torch.bfloat16, torch.bfloat16), (entry.id, mode)
+            assert pipe.vae is cache.get(entry, entry.modes[0])[0].vae  # shared, not copied

@@ -59,7 +59,7 @@ class FamilyAdapter:
         return plan.mode
 
     def prepare_pipeline(self, mode: str, pipe: Any) -> Any:
-        """Fix-ups a mode pipeline needs after `from_pretrained`/`from_pipe`; returns the pipeline."""
+        """Fix-ups a mode pipeline needs after `from_pretrained`/`share_components`; returns the pipeline."""
         return pipe
 
     def call_kwargs(self, plan: RenderPlan, pipe: Any, generator: torch.Generator) -> dict[str, Any]:
@@ -227,7 +227,7 @@ def adapter_for(family: str) -> FamilyAdapter:
 def configure_scheduler(pipe: Any, overrides: dict[str, Any]) -> Any:
     """Apply a catalog entry's `scheduler` overrides (e.g. Wan's flow_shift) to a freshly loaded pipeline.
 
-    Call it on the base pipeline before deriving the other modes with `from_pipe`, which share the scheduler.
+    Call it on the base pipeline before deriving the other modes (`share_components`), which share the scheduler.
     An optional "class" key swaps the scheduler class; every other key overrides the loaded config.
     """
     if not overrides:

@@ -1,7 +1,8 @@
 """Load-once pipeline cache: one model per process, shared by every request and every mode.
 
-Mode pipelines of one model are built with `from_pipe`, so text, image and video to video share the same
-transformer, VAE and text encoder in memory. Models are evicted least-recently-used under a memory budget.
+The mode pipelines of one model are built over its modules (`share_components`), so text, image and video
+to video share the same transformer, VAE and text encoder in memory. Models are evicted least-recently-used
+under a memory budget.
 A diffusers scheduler keeps per-call state, so one generation runs at a time per device (`device_lock`), and
 every load and call runs on the cache's one render thread (`run_on_device`; why: `vidgen.torch_thread`).
 """
@@ -137,7 +138,7 @@ class PipelineCache:
         import diffusers
 
         pipeline_class = getattr(diffusers, model.entry.pipelines[mode])
-        pipe = pipeline_class.from_pipe(model.base)
+        pipe = share_components(pipeline_class, model.base)
         pipe.set_progress_bar_config(disable=True)
         return model.adapter.prepare_pipeline(mode, pipe)
 
@@ -172,6 +173,19 @@ class PipelineCache:
             log.info("Evicting %s to make room for %s", evicted_id, entry.id)
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
+
+
+def share_components(pipeline_class: type, base: Any) -> Any:
+    """A `pipeline_class` over `base`'s own modules and settings, as `from_pipe` builds it, minus its cast.
+
+    diffusers 0.42's `from_pipe` casts every module it shares to float32 unless given a dtype, so a bf16 model
+    silently became float32 in every mode once a second mode was used; and given a dtype, it would still cast
+    the layers a model keeps in float32 on purpose (T5's `wo`, Wan's norms). Found by tests/test_cuda.py.
+    """
+    modules, settings = pipeline_class._get_signature_keys(pipeline_class)
+    components = {name: part for name, part in base.components.items() if name in modules}
+    config = {key: base.config[key] for key in settings if key in base.config}
+    return pipeline_class(**components, **config)
 
 
 def _size_gb(pipe: Any) -> float:
