@@ -100,11 +100,15 @@ def main(argv: list[str] | None = None) -> None:
         "versions": {"torch": torch.__version__, "cuda": torch.version.cuda, "diffusers": diffusers.__version__,
                      "transformers": transformers.__version__, "python": platform.python_version()},
         "attention": "xformers" if _has("xformers") else "torch SDPA",
-        "toy_model": {dtype: toy_on_cuda(dtype, args.clips) for dtype in DTYPES},
-        "app_path_toy_t2v": app_path_on_cuda(repeats=5),
+        "toy_model": {},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for dtype in DTYPES:  # each part is written as soon as it is measured: a later failure keeps it
+        results["toy_model"][dtype] = toy_on_cuda(dtype, args.clips)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    results["app_path_toy_t2v"] = app_path_on_cuda(repeats=5)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

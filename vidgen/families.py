@@ -118,8 +118,7 @@ class WanAdapter(FamilyAdapter):
 
     def encode_for_preview(self, pipe: Any, images: torch.Tensor) -> torch.Tensor:
         vae = pipe.vae
-        video = images.unsqueeze(2).to(vae.device, vae.dtype)  # one-frame clips: [N, 3, 1, H, W]
-        z = vae.encode(video).latent_dist.mode()
+        z = vae.encode(vae_input(pipe, images.unsqueeze(2))).latent_dist.mode()  # one-frame clips [N, 3, 1, H, W]
         mean = torch.tensor(vae.config.latents_mean, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
         std = torch.tensor(vae.config.latents_std, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
         return ((z - mean) / std)[:, :, 0].float()
@@ -171,7 +170,7 @@ class LTXAdapter(FamilyAdapter):
 
     def encode_for_preview(self, pipe: Any, images: torch.Tensor) -> torch.Tensor:
         vae = pipe.vae
-        z = vae.encode(images.unsqueeze(2).to(vae.device, vae.dtype)).latent_dist.mode()
+        z = vae.encode(vae_input(pipe, images.unsqueeze(2))).latent_dist.mode()
         mean = vae.latents_mean.view(1, -1, 1, 1, 1).to(z)
         std = vae.latents_std.view(1, -1, 1, 1, 1).to(z)
         return ((z - mean) * vae.config.scaling_factor / std)[:, :, 0].float()
@@ -211,7 +210,7 @@ class SVDAdapter(FamilyAdapter):
 
     def encode_for_preview(self, pipe: Any, images: torch.Tensor) -> torch.Tensor:
         vae = pipe.vae
-        z = vae.encode(images.to(vae.device, vae.dtype)).latent_dist.mode()
+        z = vae.encode(vae_input(pipe, images)).latent_dist.mode()
         return (z * vae.config.scaling_factor).float()  # the pipeline decodes latents / scaling_factor
 
 
@@ -240,6 +239,12 @@ def configure_scheduler(pipe: Any, overrides: dict[str, Any]) -> Any:
     return pipe
 
 
+def vae_input(pipe: Any, images: torch.Tensor) -> torch.Tensor:
+    """`images` on the device the VAE computes on, in its dtype. Not `vae.device`: under CPU offload that is
+    "cpu" (model offload) or "meta" (sequential offload) while the offload hooks run the VAE on the GPU."""
+    return images.to(pipe._execution_device, pipe.vae.dtype)
+
+
 def fit_preview_projection(adapter: FamilyAdapter, pipe: Any, size: int = 64, seed: int = 0) -> torch.Tensor:
     """Least-squares linear map from latent channels (+ bias) to RGB, fitted once per loaded model.
 
@@ -251,7 +256,7 @@ def fit_preview_projection(adapter: FamilyAdapter, pipe: Any, size: int = 64, se
     blocks = rng.uniform(-1, 1, size=(8, 3, 4, 4)).astype(np.float32)
     images = torch.nn.functional.interpolate(torch.from_numpy(blocks), size=(size, size), mode="nearest")
     with torch.no_grad():
-        latents = adapter.encode_for_preview(pipe, images)  # [N, C, h, w]
+        latents = adapter.encode_for_preview(pipe, images).cpu()  # [N, C, h, w]; previews project on the CPU
     n, channels, h, w = latents.shape
     target = torch.nn.functional.adaptive_avg_pool2d(images, (h, w))  # [N, 3, h, w]
     x = latents.permute(0, 2, 3, 1).reshape(-1, channels)
