@@ -140,6 +140,9 @@ class LTXAdapter(FamilyAdapter):
         from diffusers import LTXConditionPipeline
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
+        if isinstance(pipe, LTXConditionPipeline) or plan.mode == IMAGE_TO_VIDEO:
+            # These two sample the VAE's posterior on the device with the generator, so it has to live there.
+            generator = torch.Generator(pipe._execution_device).manual_seed(generator.initial_seed())
         kwargs = {**self.text_kwargs(plan, generator), "num_frames": plan.num_frames, "frame_rate": plan.fps}
         if isinstance(pipe, LTXConditionPipeline):
             kwargs["conditions"] = self._conditions(plan, LTXVideoCondition)
