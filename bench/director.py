@@ -38,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--guidance", type=float, default=None, help="default: the catalog's")
     parser.add_argument("--strategy", choices=["text", "warp", "warp-t2v"], default="text")
     parser.add_argument("--moves", default=",".join(MOVES))
     parser.add_argument("--guide-strength", type=float, default=None, help="warp: video-to-video strength")
@@ -70,13 +71,13 @@ def main() -> None:
             prompt = f"a {color} {shape} on a textured background"
             if args.strategy in ("text", "warp-t2v"):
                 request = TextToVideoRequest(prompt=prompt, model_id=model_id, steps=steps, seed=1000 + index,
-                                             camera=MOVES[move])
+                                             guidance=args.guidance, camera=MOVES[move])
             else:
                 first = render_clip(spec_for(color, shape, "static", rng), frames=[0])[0]
                 path = stills / f"{move}-{index}.png"
                 Image.fromarray(first).save(path)
                 request = ImageToVideoRequest(image_path=str(path), prompt=prompt, model_id=model_id, steps=steps,
-                                              seed=1000 + index, camera=MOVES[move])
+                                              guidance=args.guidance, seed=1000 + index, camera=MOVES[move])
             last = list(run_job(services, request, "bench", previews=False))[-1]
             assert isinstance(last, Done), last
             verdict = judge_clip(last.result.frames)

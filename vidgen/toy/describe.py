@@ -15,7 +15,8 @@ from vidgen.toy.world import (
 )
 
 RECOMMENDED_STEPS = 16
-RECOMMENDED_GUIDANCE = 4.0
+# Chosen on validation prompts, not on the reported sets: bench/toy_guidance_sweep.py (2.0 beat 1.5 to 4.0).
+RECOMMENDED_GUIDANCE = 2.0
 
 EXAMPLE_TRIPLES = [
     ("red", "circle", "right", "white"),

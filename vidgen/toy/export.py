@@ -28,6 +28,7 @@ def export_run(
     vae_steps: int,
     arch: ToyArchitecture = ToyArchitecture(),
     world: WorldConfig = WorldConfig(),
+    history: str = "",
 ) -> dict:
     parts = make_parts(arch)
     _, state = load_checkpoint(run_dir / "checkpoint.pt", parts)
@@ -43,6 +44,8 @@ def export_run(
         "decoder_base_dim": parts.vae.config.decoder_base_dim,
         "training_minutes": round(state.elapsed_s / 60, 1),
     }
+    if history:
+        info["history"] = history
     export_pipeline(parts, arch, world, export_dir, info)
     return info
 
@@ -52,10 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", default=str(PROJECT_ROOT / "runs" / "toy"))
     parser.add_argument("--export-dir", default=str(DEFAULT_EXPORT))
     parser.add_argument("--vae-steps", type=int, default=3500, help="recorded in vidgen_toy.json")
+    parser.add_argument("--history", default="", help="how the weights were made, recorded in vidgen_toy.json")
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir)
     arch = checkpoint_architecture(run_dir / "checkpoint.pt")
-    print(export_run(run_dir, Path(args.export_dir), args.vae_steps, arch))
+    print(export_run(run_dir, Path(args.export_dir), args.vae_steps, arch, history=args.history))
 
 
 if __name__ == "__main__":
