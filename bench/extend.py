@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--lengths", default="18,60")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--settle", default="2,0", help="settle_frames values; the first one is the headline")
+    parser.add_argument("--guidance", type=float, default=None, help="default: the catalog's")
+    parser.add_argument("--out", default="extend.json", help="file name under bench/results")
     add_common_arguments(parser)
     args = parser.parse_args()
 
@@ -44,11 +46,12 @@ def main() -> None:
     for settle, seconds in ((k, float(s)) for k in settles for s in args.lengths.split(",")):
         per_prompt = {}
         for name, prompt in PROMPTS.items():
-            first = list(run_job(services, TextToVideoRequest(prompt=prompt, model_id=model_id, steps=steps, seed=3),
+            first = list(run_job(services, TextToVideoRequest(prompt=prompt, model_id=model_id, steps=steps, seed=3,
+                                                                guidance=args.guidance),
                                  "bench", previews=False))[-1]
             assert isinstance(first, Done), first
             request = ExtendRequest(video_path=str(first.result.video_path), target_s=seconds, steps=steps, seed=5,
-                                    model_id=model_id, settle_frames=settle)
+                                    guidance=args.guidance, model_id=model_id, settle_frames=settle)
             last = list(run_extend(services, request, "bench", previews=False))[-1]
             assert isinstance(last, Done), last
             frames, joins = last.result.frames, last.result.recipe["extend"]["joins"]
@@ -71,6 +74,7 @@ def main() -> None:
         "model": model_id,
         "model_revision": model_revision(services, model_id),
         "steps": steps,
+        "guidance": args.guidance or entry.guidance.default,
         "torch_threads": args.threads,
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine(),
@@ -81,7 +85,7 @@ def main() -> None:
                 "(frames after the repeated one left out of each segment); the other value is for comparison.",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "extend.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({"seam_spike_ratio_by_settle_frames": ratios}, indent=2))
 
 

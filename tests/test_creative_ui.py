@@ -158,9 +158,9 @@ def test_extend_through_the_api(app, sample_video):
     _, video, status, _, files, _ = client.predict(handle_file(str(sample_video)), "a red circle", "tiny-wan", 3, 2,
                                                    api_name="/extend")
     info = probe(video_file(video))
-    # 16 source frames + one segment of 17 less its repeated and 2 settling frames.
-    assert info.frames == 30 and info.duration_s == pytest.approx(3.75)
-    assert "Extended to **3.8 s**" in status and "1.75 s charged" in status
+    # 16 source frames + one segment of 17 less its repeated first frame.
+    assert info.frames == 32 and info.duration_s == pytest.approx(4.0)
+    assert "Extended to **4.0 s**" in status and "2 s charged" in status
     assert recipe_of(files)["extend"]["joins"] == [16]
 
 

@@ -43,10 +43,11 @@ def test_extend_joins_segments_and_charges_only_added_seconds(services, free_use
 
 def test_settling_frames_are_left_out_and_not_charged(services, free_user, sample_video):
     before = services.ledger.balance(free_user).used_s
-    request = ExtendRequest(video_path=str(sample_video), target_s=5, prompt="a red circle moves left", seed=7)
+    request = ExtendRequest(video_path=str(sample_video), target_s=5, prompt="a red circle moves left", seed=7,
+                            settle_frames=2)
     _, last = finish(services, request, free_user)
     assert isinstance(last, Done), last
-    # Each 17-frame segment adds 14: its first frame repeats the clip's last, the next 2 are settling.
+    # Each 17-frame segment adds 14: its first frame repeats the clip's last, the next 2 are left out.
     assert len(last.result.frames) == 16 + 2 * 14 and last.result.recipe["extend"]["joins"] == [16, 30]
     assert services.ledger.balance(free_user).used_s - before == pytest.approx(28 / 8)
     with pytest.raises(InvalidRequest, match="settle_frames"):
@@ -76,7 +77,7 @@ def test_the_prompt_defaults_to_the_clip_recipe(services, free_user, sample_vide
 
 def test_the_total_is_capped_at_60_seconds(services, sample_video):
     plan = plan_extend(services, ExtendRequest(video_path=str(sample_video), target_s=MAX_TOTAL_S, prompt="x"))
-    assert plan.total_frames == 480 and plan.segments == 34  # 16 + 34 * 14 frames, cut at 480
+    assert plan.total_frames == 480 and plan.segments == 29  # 16 + 29 * 16 frames
     with pytest.raises(InvalidRequest, match="at most 60"):
         plan_extend(services, ExtendRequest(video_path=str(sample_video), target_s=61, prompt="x"))
     with pytest.raises(InvalidRequest, match="already"):

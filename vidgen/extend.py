@@ -2,10 +2,10 @@
 
 Each segment is an ordinary image-to-video job (`run_job`) whose first frame is the clip's current last
 frame, with the same prompt or a new one: so every segment passes the safety filter, is reserved and settled
-on its own, and appears in the history. A segment's first frame repeats the frame it continues from, and the
-next `settle_frames` (default 2) are still settling from it (on the bundled model they jump visibly: the
-decoder sees the conditioning frame next to freshly generated ones); they are all left out of the joined clip
-and not charged, so each step costs exactly the seconds it adds. The joined clip is then saved as one more job
+on its own, and appears in the history. A segment's first frame repeats the frame it continues from and is left
+out of the joined clip, as are the next `settle_frames` if asked (default 0: leaving out two gave larger seam
+spikes on every bundled-model weights and guidance measured, bench/results/extend.json); none of them is
+charged, so each step costs exactly the seconds it adds. The joined clip is then saved as one more job
 whose recipe lists the segments and where the joins are.
 """
 
@@ -29,7 +29,7 @@ from vidgen.requests import ImageToVideoRequest, InvalidRequest, resolve_seed
 
 MAX_TOTAL_S = 60.0
 RUNWAY_GEN2_LIMIT_S = 18.0
-SETTLE_FRAMES = 2  # frames after the repeated one that are still settling from the conditioning frame
+SETTLE_FRAMES = 0  # generated frames left out after the repeated one (see the module docstring)
 EXTEND_MODE = "extend"
 
 
