@@ -33,10 +33,9 @@ def toy_on_cuda(dtype: str, clips: int) -> dict:
     from diffusers import WanPipeline
 
     from vidgen.toy import TOY_MODEL_DIR
-    from vidgen.toy.evaluate import PROMPT_SETS, evaluate_cases, model_world, time_two_second_clip
+    from vidgen.toy.evaluate import PROMPT_SETS, evaluate_cases, model_sampling, model_world, time_two_second_clip
 
-    description = json.loads((TOY_MODEL_DIR / "vidgen_toy.json").read_text())
-    steps, guidance = description["recommended_steps"], description["recommended_guidance"]
+    steps, guidance = model_sampling(TOY_MODEL_DIR)
     pipe = WanPipeline.from_pretrained(str(TOY_MODEL_DIR), dtype=getattr(torch, dtype)).to("cuda")
     pipe.set_progress_bar_config(disable=True)
     world = model_world(TOY_MODEL_DIR)

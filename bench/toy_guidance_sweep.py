@@ -20,8 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from vidgen.toy import TOY_MODEL_DIR  # noqa: E402
-from vidgen.toy.describe import RECOMMENDED_STEPS  # noqa: E402
-from vidgen.toy.evaluate import evaluate_cases, load_pipeline, model_world, train_dist_cases  # noqa: E402
+from vidgen.toy.evaluate import (  # noqa: E402
+    evaluate_cases,
+    load_pipeline,
+    model_sampling,
+    model_world,
+    train_dist_cases,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "toy_guidance_sweep.json"
 
@@ -47,13 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--guidance", default="1.5,2,2.5,3,4", help="comma-separated guidance scales to try")
     parser.add_argument("--seeds", default="700,701", help="validation prompt-set seeds")
     parser.add_argument("--clips", type=int, default=200, help="clips per seed")
-    parser.add_argument("--steps", type=int, default=RECOMMENDED_STEPS)
+    parser.add_argument("--steps", type=int, default=None, help="default: the model's recommended steps")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = sweep(Path(args.model), [float(g) for g in args.guidance.split(",")],
-                    [int(s) for s in args.seeds.split(",")], args.clips, args.steps)
+    model = Path(args.model)
+    steps = args.steps or model_sampling(model)[0]
+    results = sweep(model, [float(g) for g in args.guidance.split(",")], [int(s) for s in args.seeds.split(",")],
+                    args.clips, steps)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"picked guidance {results['picked_guidance']:g}")
 

@@ -4,9 +4,10 @@ The judge is validated on rendered clips (`judge_accuracy_on_rendered`), which a
 ragged edges and rounded corners. This checks the judge's shape call against a person's, blind:
 
 1. `sheet` generates the held-out-combination clips of `python -m vidgen.toy.evaluate` (same prompts and seeds,
-   16 steps, guidance 4, one thread) and writes contact sheets that show only each clip's number (frames 0, 8
-   and 16), plus the clips and the judge's verdicts, kept out of sight in WORK. `--shuffle-seed N` shows them in
-   a shuffled order, for a labeller who has seen another model's sheets, whose numbers follow the prompts.
+   the model's recommended steps and guidance, one thread) and writes contact sheets that show only each clip's
+   number (frames 0, 8 and 16), plus the clips and the judge's verdicts, kept out of sight in WORK.
+   `--shuffle-seed N` shows them in a shuffled order, for a labeller who has seen another model's sheets, whose
+   numbers follow the prompts.
 2. A person writes one label per clip, looking only at the sheets: `12s` (square), `13c` (circle), `14t`
    (triangle) or `15?` (cannot tell), separated by spaces or new lines.
 3. `score` compares the labels with the judge and with the prompt, per asked shape, and writes the results JSON.
@@ -28,8 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from vidgen.toy.describe import RECOMMENDED_GUIDANCE, RECOMMENDED_STEPS
-from vidgen.toy.evaluate import generate_cases, heldout_combo_cases, load_pipeline, model_world
+from vidgen.toy.evaluate import generate_cases, heldout_combo_cases, load_pipeline, model_sampling, model_world
 from vidgen.toy.judge import judge_clip
 
 LABELS = {"c": "circle", "s": "square", "t": "triangle", "?": None}
@@ -41,7 +41,7 @@ PER_SHEET = 32
 def make_sheets(model: Path, work: Path, count: int, shuffle_seed: int | None = None) -> None:
     torch.set_num_threads(1)  # the clips depend on the thread count; one thread is reproducible anywhere
     cases = heldout_combo_cases(count)
-    clips = generate_cases(load_pipeline(model), cases, model_world(model), RECOMMENDED_STEPS, RECOMMENDED_GUIDANCE)
+    clips = generate_cases(load_pipeline(model), cases, model_world(model), *model_sampling(model))
     hidden = [{"case": i, "prompt": c.prompt, "asked": c.expected()["shape"], "judge": judge_clip(clip).shape}
               for i, (c, clip) in enumerate(zip(cases, clips, strict=True))]
     order = shown_order(count, shuffle_seed)

@@ -117,6 +117,15 @@ def test_evaluation_uses_the_clip_geometry_the_model_folder_records(tmp_path):
     assert model_world(tmp_path) == WorldConfig(size=48, num_frames=9, fps=4)
 
 
+def test_evaluation_calls_a_model_folder_with_its_recommended_sampling(tmp_path):
+    from vidgen.toy.describe import RECOMMENDED_GUIDANCE, RECOMMENDED_STEPS
+    from vidgen.toy.evaluate import model_sampling
+
+    assert model_sampling(tmp_path) == (RECOMMENDED_STEPS, RECOMMENDED_GUIDANCE)  # no vidgen_toy.json
+    (tmp_path / "vidgen_toy.json").write_text(json.dumps({"recommended_steps": 12, "recommended_guidance": 4.0}))
+    assert model_sampling(tmp_path) == (12, 4.0)
+
+
 def test_short_padding_with_bias_matches_the_pipelines_padding():
     parts = make_parts(TINY_ARCH)
     with torch.no_grad():

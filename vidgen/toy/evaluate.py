@@ -223,11 +223,22 @@ def model_world(model_dir: Path) -> WorldConfig:
     return WorldConfig(size=info["width"], num_frames=info["num_frames"], fps=info["fps"])
 
 
+def model_sampling(model_dir: Path) -> tuple[int, float]:
+    """(steps, guidance) the model's vidgen_toy.json recommends (the current defaults if absent), so a folder
+    is always scored, drawn and judged as it was meant to be called."""
+    description = model_dir / "vidgen_toy.json"
+    info = json.loads(description.read_text()) if description.exists() else {}
+    steps = info.get("recommended_steps", RECOMMENDED_STEPS)
+    return int(steps), float(info.get("recommended_guidance", RECOMMENDED_GUIDANCE))
+
+
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     world = model_world(Path(args.model))
     pipe = load_pipeline(Path(args.model))
-    steps, guidance = args.steps, args.guidance
+    recommended_steps, recommended_guidance = model_sampling(Path(args.model))
+    steps = args.steps or recommended_steps
+    guidance = args.guidance or recommended_guidance
     results: dict = {"model": _display_path(Path(args.model))}
     results["judge_accuracy_on_rendered_detail"] = judge_accuracy_on_rendered()
     results["judge_accuracy_on_rendered"] = results["judge_accuracy_on_rendered_detail"]["all"]
@@ -260,8 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=str(TOY_MODEL_DIR))
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--i2v-clips", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=RECOMMENDED_STEPS)
-    parser.add_argument("--guidance", type=float, default=RECOMMENDED_GUIDANCE)
+    parser.add_argument("--steps", type=int, default=None, help="default: the model's recommended steps")
+    parser.add_argument("--guidance", type=float, default=None, help="default: the model's recommended guidance")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--speed-threads", default="1,2", help="comma-separated torch thread counts to time")
     parser.add_argument("--sets", default=",".join(PROMPT_SETS), help="comma-separated prompt sets to score")

@@ -12,10 +12,9 @@ import numpy as np
 import torch
 
 from vidgen.toy import TOY_MODEL_DIR
-from vidgen.toy.describe import RECOMMENDED_GUIDANCE, RECOMMENDED_STEPS, example_prompts
-from vidgen.toy.evaluate import PROJECT_ROOT, generate, load_pipeline
+from vidgen.toy.describe import example_prompts
+from vidgen.toy.evaluate import PROJECT_ROOT, generate, load_pipeline, model_sampling, model_world
 from vidgen.toy.judge import judge_clip
-from vidgen.toy.world import WorldConfig
 
 UPSCALE = 4
 
@@ -37,13 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    world = WorldConfig()
+    world, (steps, guidance) = model_world(Path(args.model)), model_sampling(Path(args.model))
     pipe = load_pipeline(Path(args.model))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     index = []
     for prompt in example_prompts():
-        frames = generate(pipe, [prompt], [args.seed], world, RECOMMENDED_STEPS, RECOMMENDED_GUIDANCE)[0]
+        frames = generate(pipe, [prompt], [args.seed], world, steps, guidance)[0]
         path = out / f"toy-{slug(prompt)}.gif"
         write_gif(frames, path, world.fps)
         verdict = judge_clip(frames)
