@@ -39,3 +39,38 @@ def test_a_category_behind_a_costly_flat_stretch_still_gets_its_budget():
     # A one-step-at-a-time greedy spends the whole budget on sexual and leaves illegal above 0.8 (recall 0).
     assert thresholds["illegal"] <= 0.3
     assert 0.75 <= thresholds["sexual"] <= 0.9  # what is left of the budget: two look-alikes
+
+
+def _ceiling_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "safety_ceiling.py"
+    spec = importlib.util.spec_from_file_location("safety_ceiling", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_nested_ceiling_measures_thresholds_on_folds_they_were_not_chosen_on():
+    ceiling = _ceiling_module().ceiling
+    rng = np.random.default_rng(0)
+
+    def case(separable: bool) -> dict:
+        rows, scores = [], []
+        for i in range(400):  # distinct prompts, so the hash folds spread them
+            unsafe = i % 2 == 0
+            label, group = ("unsafe", "") if unsafe else ("benign", "benign_hard")
+            rows.append(LabelledPrompt(f"prompt {i}", label, ("sexual_content",), "overt", group))
+            score = np.zeros(len(CLASSIFIER_CATEGORIES))
+            score[SEXUAL] = (0.9 if unsafe else 0.1) if separable else rng.uniform()
+            scores.append(score)
+        rows += [LabelledPrompt(f"plain {i}", "benign", (), "vbench", "all_category.txt") for i in range(100)]
+        scores += [np.zeros(len(CLASSIFIER_CATEGORIES))] * 100
+        return ceiling(rows, np.array(scores), np.zeros(len(rows), bool), (0.07, 0.004))
+
+    separable = case(True)
+    assert separable["nested"]["overt/sexual_content"] == 1.0 and separable["nested"]["benign_hard"] == 0.0
+    noise = case(False)  # scores carry no signal: the thresholds only buy recall at the look-alikes' rate
+    assert noise["nested"]["overt/sexual_content"] < 0.25
+    assert sum(total for _, total in noise["nested_counts"].values()) == 500  # every prompt held out once

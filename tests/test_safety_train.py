@@ -137,3 +137,10 @@ def test_cross_fit_can_ship_the_average_of_its_fold_models(tmp_path):
                                (folds[0]["head.weight"].float() + folds[1]["head.weight"].float()) / 2, atol=1e-3)
     averaged = PromptClassifier(out)
     assert averaged.score(UNSAFE).scores["sexual"] > averaged.score(BENIGN).scores["sexual"]
+    # The fold models are kept, so the weights can be recalibrated on their out-of-fold scores: same thresholds.
+    from vidgen.safety.__main__ import main
+
+    trained = (out / "calibration.json").read_text()
+    (out / "calibration.json").unlink()
+    assert main(["calibrate", "--data", str(data), "--weights", str(out)]) == 0
+    assert json.loads((out / "calibration.json").read_text()) == json.loads(trained)

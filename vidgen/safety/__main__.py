@@ -70,7 +70,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     run_calibration(load(args.data), Path(args.weights) if args.weights else WEIGHTS_DIR,
-                    log=lambda m: print(m, file=sys.stderr, flush=True))
+                    log=lambda m: print(m, file=sys.stderr, flush=True),
+                    folds_dir=Path(args.folds) if args.folds else None)
     return 0
 
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--data", required=True)
     cal.add_argument("--weights", default=None)
     cal.add_argument("--threads", type=int, default=1)
+    cal.add_argument("--folds", default=None, help="fold models of cross-fitted weights (default: WEIGHTS/folds)")
     cal.set_defaults(run=_calibrate)
 
     avg = sub.add_parser("average", help="average trained runs that differ only in --shuffle-seed (one pass)")

@@ -273,23 +273,16 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
     fold models has seen all of tune too, and stays close to the models the thresholds were chosen for."""
     import tempfile
 
-    from vidgen.safety.classifier import PromptClassifier
-
     if folds < 2:
         raise ValueError("cross-fitting needs at least 2 folds")
-    portraits = calibration_portraits()
-    cal_rows: list[LabelledPrompt] = []
-    cal_scores = []
     with tempfile.TemporaryDirectory() as tmp:
         fold_root = out_dir / "folds" if average_folds else Path(tmp)
         fold_dirs = [fold_root / f"fold{fold}" for fold in range(folds)]
         for fold, fold_dir in enumerate(fold_dirs):
             fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
-            held = held_out_rows(rows, fold, folds) + portraits[fold::folds]
-            log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}, score {len(held)}")
+            log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}")
             train_and_export(fit_rows, config, fold_dir, threads, log)
-            cal_scores.append(score_rows(PromptClassifier(fold_dir), held))
-            cal_rows += held
+        cal_rows, cal_scores = out_of_fold_scores(rows, fold_dirs)
         if average_folds:
             log(f"shipped model: the weight average of the {folds} fold models")
             average_runs(fold_dirs, out_dir, extra={"cross_fit": folds, "averaged_folds": True})
@@ -297,8 +290,23 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
         fit_rows = [r for r in rows if is_trainable(r, config)]
         log(f"final model: fit on the whole tune split ({len(fit_rows)})")
         train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds})
-    return pick_thresholds(cal_rows, np.concatenate(cal_scores), out_dir, log,
-                           source=f"out-of-fold scores of {folds} fold models")
+    return pick_thresholds(cal_rows, cal_scores, out_dir, log, source=f"out-of-fold scores of {folds} fold models")
+
+
+def out_of_fold_scores(rows: Sequence[LabelledPrompt], fold_dirs: Sequence[Path]
+                       ) -> tuple[list[LabelledPrompt], np.ndarray]:
+    """Every tune prompt (with the styled copies and generated portraits) scored by the fold model that did not
+    see it, by the production path: the rows and scores thresholds are chosen on."""
+    from vidgen.safety.classifier import PromptClassifier
+
+    portraits = calibration_portraits()
+    cal_rows: list[LabelledPrompt] = []
+    cal_scores = []
+    for fold, fold_dir in enumerate(fold_dirs):
+        held = held_out_rows(rows, fold, len(fold_dirs)) + portraits[fold::len(fold_dirs)]
+        cal_scores.append(score_rows(PromptClassifier(fold_dir), held))
+        cal_rows += held
+    return cal_rows, np.concatenate(cal_scores)
 
 
 def score_rows(classifier: PromptClassifier, rows: Sequence[LabelledPrompt]) -> np.ndarray:
@@ -315,14 +323,25 @@ def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dic
     return points
 
 
-def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_DIR, log=print) -> dict:
-    """Score the held-out quarter of the tune split with the shipped (production) path and pick thresholds."""
+def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_DIR, log=print,
+                    folds_dir: Path | None = None) -> dict:
+    """Score the held-out quarter of the tune split with the shipped (production) path and pick thresholds.
+
+    Cross-fitted weights saw all of tune: they are recalibrated on the out-of-fold scores of their fold models
+    (`folds_dir`, by default the `folds` folder that `--average-folds` keeps next to them), after a change to how
+    prompts are scored, for example."""
     from vidgen.safety.classifier import PromptClassifier
 
     meta = json.loads((weights_dir / "classifier.json").read_text(encoding="utf-8"))
     if meta.get("cross_fit"):
-        raise ValueError(f"{weights_dir} was fitted on the whole tune split (cross-fit), so no quarter of it is "
-                         "held out; retrain with --cross-fit to recalibrate")
+        fold_dirs = [(folds_dir or weights_dir / "folds") / f"fold{k}" for k in range(meta["cross_fit"])]
+        if not all((d / "classifier.json").is_file() for d in fold_dirs):
+            raise ValueError(f"{weights_dir} was fitted on the whole tune split (cross-fit), so no quarter of it is "
+                             "held out: recalibrating needs its fold models (--folds; train --cross-fit K "
+                             "--average-folds keeps them in OUT/folds), or retrain with --cross-fit")
+        cal_rows, scores = out_of_fold_scores(rows, fold_dirs)
+        return pick_thresholds(cal_rows, scores, weights_dir, log,
+                               source=f"out-of-fold scores of {len(fold_dirs)} fold models")
     cal_rows = held_out_rows(rows, fold=0, folds=4) + calibration_portraits()
     scores = score_rows(PromptClassifier(weights_dir), cal_rows)
     return pick_thresholds(cal_rows, scores, weights_dir, log, source="the held-out quarter of the tune split")

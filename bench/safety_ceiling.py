@@ -1,0 +1,87 @@
+"""How much recall a cross-fitted safety classifier can buy at a false-positive budget, from the tune split only.
+
+    python bench/safety_ceiling.py --data ../shared/data/safety --run runs/xfit --out bench/results/safety_ceiling.json
+
+`--run` is a folder written by `python -m vidgen.safety train --cross-fit 4 --average-folds --out RUN` (its fold
+models are in RUN/folds). Every tune prompt is scored by the fold model that did not see it, as training does.
+For each pair of budgets (over-refusal probes, plain video prompts), thresholds are then chosen the way training
+chooses them, twice:
+
+- `calibrated_on`: on all out-of-fold scores, measured on the same scores (what training reports);
+- `nested`: on three folds' scores and measured on the fourth, for each fold in turn (an honest estimate of what
+  the chosen thresholds give on prompts they were not chosen on).
+
+The report split is never read, so this can guide choices without spending it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vidgen.safety.calibrate import OperatingPoint, _groups, calibrate
+from vidgen.safety.categories import CLASSIFIER_CATEGORIES
+from vidgen.safety.data import LabelledPrompt, load
+from vidgen.safety.filter import SafetyFilter
+from vidgen.safety.policy import Policy
+from vidgen.safety.train import fold_of, out_of_fold_scores
+
+FOLDS = 4
+BUDGETS = {"default policy's budgets": (0.07, 0.004), "the issue's limits": (0.10, 0.01)}
+
+
+def flagged(scores: np.ndarray, ruled: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    out = ruled.copy()
+    for category, threshold in thresholds.items():
+        if category in CLASSIFIER_CATEGORIES:
+            out |= scores[:, CLASSIFIER_CATEGORIES.index(category)] >= threshold
+    return out
+
+
+def rates(rows: list[LabelledPrompt], hits: np.ndarray) -> dict[str, list[int]]:
+    """group -> [flagged, total]; "benign_hard" and "plain" are the two false-positive groups."""
+    targets, hard, plain = _groups(rows)
+    counts = {group: [int(hits[idx].sum()), len(idx)] for group, idx in targets.items()}
+    counts["benign_hard"] = [int(hits[hard].sum()), len(hard)]
+    counts["plain"] = [int(hits[plain].sum()), len(plain)]
+    return counts
+
+
+def ceiling(rows: list[LabelledPrompt], scores: np.ndarray, ruled: np.ndarray, budgets: tuple[float, float]) -> dict:
+    point = OperatingPoint("ceiling", CLASSIFIER_CATEGORIES, *budgets)
+    thresholds = calibrate(scores, rows, point, rule_blocked=ruled)
+    in_sample = rates(rows, flagged(scores, ruled, thresholds))
+    fold = np.array([fold_of(r.prompt, FOLDS) for r in rows])
+    nested: dict[str, list[int]] = {}
+    for k in range(FOLDS):
+        fit, held = np.where(fold != k)[0], np.where(fold == k)[0]
+        chosen = calibrate(scores[fit], [rows[i] for i in fit], point, rule_blocked=ruled[fit])
+        for group, (hit, total) in rates([rows[i] for i in held], flagged(scores[held], ruled[held], chosen)).items():
+            nested[group] = [a + b for a, b in zip(nested.get(group, [0, 0]), (hit, total), strict=True)]
+    as_rate = lambda counts: {g: round(hit / total, 3) for g, (hit, total) in counts.items() if total}  # noqa: E731
+    return {"budgets": {"benign_hard": budgets[0], "plain": budgets[1]}, "thresholds": thresholds,
+            "calibrated_on": as_rate(in_sample), "nested": as_rate(nested), "nested_counts": nested}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--run", required=True, type=Path, help="a --cross-fit --average-folds output folder")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    rows, scores = out_of_fold_scores(load(args.data), [args.run / "folds" / f"fold{k}" for k in range(FOLDS)])
+    rules = SafetyFilter(Policy.load("default"), classifier=None, image_classifier=None)
+    ruled = np.array([rules.check_rules(r.prompt) is not None for r in rows])
+    result = {"run": str(args.run), "rows": len(rows),
+              "ceilings": {name: ceiling(rows, scores, ruled, b) for name, b in BUDGETS.items()}}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
