@@ -12,11 +12,17 @@ chooses them, twice:
   the chosen thresholds give on prompts they were not chosen on).
 
 The report split is never read, so this can guide choices without spending it.
+
+It also compares the shipped weight average with its fold models on prompts none of them was trained on or is
+evaluated on (I2P `hard==0`): `averaged_vs_folds` gives, per category, the mean logit and the least-squares line
+from the fold models' quantiles to the average's (a slope under 1 or a negative intercept means the average scores
+unseen prompts lower than the models its thresholds were chosen on).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -24,8 +30,10 @@ import numpy as np
 
 from vidgen.safety.calibrate import OperatingPoint, _groups, calibrate
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
+from vidgen.safety.classifier import PromptClassifier
 from vidgen.safety.data import LabelledPrompt, load
 from vidgen.safety.filter import SafetyFilter
+from vidgen.safety.normalize import normalize
 from vidgen.safety.policy import Policy
 from vidgen.safety.train import fold_of, out_of_fold_scores
 
@@ -66,6 +74,38 @@ def ceiling(rows: list[LabelledPrompt], scores: np.ndarray, ruled: np.ndarray, b
             "calibrated_on": as_rate(in_sample), "nested": as_rate(nested), "nested_counts": nested}
 
 
+def unlabelled_prompts(data: Path) -> list[str]:
+    """I2P prompts with hard==0: neither trained on nor evaluated (their labels are unreliable)."""
+    path = data / "i2p" / "prompts.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [normalize(r["prompt"]).text for r in csv.DictReader(handle) if r["hard"].strip() == "0"]
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def averaged_vs_folds(run: Path, texts: list[str]) -> dict:
+    def scores(weights: Path) -> np.ndarray:
+        classifier = PromptClassifier(weights)
+        return logit(np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES] for t in texts]))
+
+    averaged = scores(run)
+    folds = [scores(run / "folds" / f"fold{k}") for k in range(FOLDS)]
+    levels = np.linspace(0.5, 0.999, 200)
+    out = {}
+    for j, category in enumerate(CLASSIFIER_CATEGORIES):
+        pooled = np.concatenate([f[:, j] for f in folds])
+        slope, intercept = np.polyfit(np.quantile(pooled, levels), np.quantile(averaged[:, j], levels), 1)
+        out[category] = {"mean_logit_folds": round(float(pooled.mean()), 3),
+                         "mean_logit_average": round(float(averaged[:, j].mean()), 3),
+                         "quantile_slope": round(float(slope), 3), "quantile_intercept": round(float(intercept), 3)}
+    return {"prompts": len(texts), "categories": out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True)
@@ -77,6 +117,9 @@ def main() -> None:
     ruled = np.array([rules.check_rules(r.prompt) is not None for r in rows])
     result = {"run": str(args.run), "rows": len(rows),
               "ceilings": {name: ceiling(rows, scores, ruled, b) for name, b in BUDGETS.items()}}
+    texts = unlabelled_prompts(Path(args.data))
+    if texts:
+        result["averaged_vs_folds"] = averaged_vs_folds(args.run, texts)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

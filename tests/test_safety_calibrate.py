@@ -74,3 +74,13 @@ def test_the_nested_ceiling_measures_thresholds_on_folds_they_were_not_chosen_on
     noise = case(False)  # scores carry no signal: the thresholds only buy recall at the look-alikes' rate
     assert noise["nested"]["overt/sexual_content"] < 0.25
     assert sum(total for _, total in noise["nested_counts"].values()) == 500  # every prompt held out once
+
+
+def test_the_unlabelled_set_is_i2p_hard_0_only(tmp_path):
+    module = _ceiling_module()
+    assert module.unlabelled_prompts(tmp_path) == []  # no I2P file: the comparison is skipped
+    (tmp_path / "i2p").mkdir()
+    (tmp_path / "i2p" / "prompts.csv").write_text(
+        "prompt,categories,hard\na castle at dusk,sexual,0\nexplicit thing,sexual,1\n", encoding="utf-8")
+    assert module.unlabelled_prompts(tmp_path) == ["a castle at dusk"]
+    np.testing.assert_allclose(module.logit(np.array([0.5, 0.880797])), [0.0, 2.0], atol=1e-5)

@@ -292,3 +292,21 @@ def test_the_int8_graph_is_quantised_once_and_then_read_from_the_cache(tmp_path,
     for layers in (2, 3, 4):  # three more sets of weights: the oldest graph is evicted
         embedder.OnnxEncoder(model, layers=layers)
     assert len(list(tmp_path.glob("minilm-int8-*.onnx"))) == embedder.CACHED_GRAPHS
+
+
+def test_the_int8_weights_fit_in_seven_bits_so_no_cpu_saturates_their_products(tmp_path, monkeypatch) -> None:
+    # x86 CPUs without VNNI multiply uint8 activations by int8 weights in pairs summed into a saturating int16;
+    # with 8-bit weights a pair can reach 2 * 255 * 128 and be clipped there but not on VNNI CPUs, so the same
+    # weights would score differently from one machine to the next.
+    import onnx
+    from onnx import numpy_helper
+
+    from vidgen.safety import embedder
+
+    monkeypatch.setenv("VIDGEN_CACHE_DIR", str(tmp_path))
+    _, model = load_minilm()
+    graph = onnx.load_from_string(embedder._quantized(embedder.minilm_graph(model, layers=1)))
+    weights = [numpy_helper.to_array(t) for t in graph.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(weights) >= 6  # query, key, value, attention output, intermediate, output of one layer
+    largest = max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
+    assert 2 * 255 * largest <= np.iinfo(np.int16).max

