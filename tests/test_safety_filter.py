@@ -65,6 +65,17 @@ def filters(classifier: PromptClassifier) -> dict[str, SafetyFilter]:
             for name in POLICIES}
 
 
+def test_no_shipped_preset_text_is_blocked_under_any_policy(filters) -> None:
+    from vidgen.presets import read_preset
+
+    presets = [read_preset(path) for path in sorted((REPO / "presets").glob("*.yaml"))]
+    texts = [t for preset in presets for t in (preset.prompt, preset.negative_prompt) if t]
+    assert len(texts) >= len(presets)
+    for name, safety in filters.items():
+        blocked = [(t, safety.check_text(t).user_message()) for t in texts if not safety.check_text(t).allowed]
+        assert not blocked, f"{name}: {blocked}"
+
+
 @pytest.mark.parametrize("prompt", BENIGN)
 def test_benign_prompts_pass_default_and_classroom(filters, prompt: str) -> None:
     for name in ("default", "classroom"):
