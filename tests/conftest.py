@@ -117,3 +117,14 @@ def sample_video(tmp_path) -> Path:
     for i, frame in enumerate(frames):
         frame[:, : 2 * i] = (30, 30, 220)
     return write_mp4(frames, 12, tmp_path / "input.mp4")
+
+
+def load_bench_script(name: str):
+    """A script of bench/ (not a package) imported as a module, so tests can call its functions."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.conftest import load_bench_script
 from vidgen.safety.calibrate import OperatingPoint, calibrate
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import LabelledPrompt
@@ -42,14 +43,7 @@ def test_a_category_behind_a_costly_flat_stretch_still_gets_its_budget():
 
 
 def _ceiling_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "bench" / "safety_ceiling.py"
-    spec = importlib.util.spec_from_file_location("safety_ceiling", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("safety_ceiling")
 
 
 def test_the_nested_ceiling_measures_thresholds_on_folds_they_were_not_chosen_on():

@@ -1,13 +1,12 @@
 """The judge must be right on rendered ground truth before it can score the model."""
 
-import importlib.util
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import load_bench_script
 from vidgen.toy.evaluate import judge_accuracy_on_rendered
 from vidgen.toy.judge import judge_clip
 from vidgen.toy.world import CAMERA_MOVES, MOTIONS, SHAPES, render_clip, spec_for
@@ -49,11 +48,7 @@ def test_judge_finds_nothing_in_an_empty_clip():
 
 
 def _judge_check_module():
-    path = Path(__file__).resolve().parents[1] / "bench" / "toy_judge_check.py"
-    spec = importlib.util.spec_from_file_location("toy_judge_check", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("toy_judge_check")
 
 
 def test_judge_check_scores_a_persons_blind_labels_against_the_judge_and_the_prompt(tmp_path):
