@@ -28,30 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-from vidgen.safety.calibrate import OperatingPoint, _groups, calibrate
+from vidgen.safety.calibrate import OperatingPoint, calibrate, flagged, target_groups
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.classifier import PromptClassifier
 from vidgen.safety.data import LabelledPrompt, load
 from vidgen.safety.filter import SafetyFilter
 from vidgen.safety.normalize import normalize
 from vidgen.safety.policy import Policy
-from vidgen.safety.train import fold_of, out_of_fold_scores
+from vidgen.safety.train import fold_of, out_of_fold_scores, score_texts
 
 FOLDS = 4
 BUDGETS = {"default policy's budgets": (0.07, 0.004), "the issue's limits": (0.10, 0.01)}
 
 
-def flagged(scores: np.ndarray, ruled: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
-    out = ruled.copy()
-    for category, threshold in thresholds.items():
-        if category in CLASSIFIER_CATEGORIES:
-            out |= scores[:, CLASSIFIER_CATEGORIES.index(category)] >= threshold
-    return out
-
-
 def rates(rows: list[LabelledPrompt], hits: np.ndarray) -> dict[str, list[int]]:
     """group -> [flagged, total]; "benign_hard" and "plain" are the two false-positive groups."""
-    targets, hard, plain = _groups(rows)
+    targets, hard, plain = target_groups(rows)
     counts = {group: [int(hits[idx].sum()), len(idx)] for group, idx in targets.items()}
     counts["benign_hard"] = [int(hits[hard].sum()), len(hard)]
     counts["plain"] = [int(hits[plain].sum()), len(plain)]
@@ -90,8 +82,7 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 def averaged_vs_folds(run: Path, texts: list[str]) -> dict:
     def scores(weights: Path) -> np.ndarray:
-        classifier = PromptClassifier(weights)
-        return logit(np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES] for t in texts]))
+        return logit(score_texts(PromptClassifier(weights), texts))
 
     averaged = scores(run)
     folds = [scores(run / "folds" / f"fold{k}") for k in range(FOLDS)]

@@ -72,7 +72,8 @@ def test_no_shipped_preset_text_is_blocked_under_any_policy(filters) -> None:
     texts = [t for preset in presets for t in (preset.prompt, preset.negative_prompt) if t]
     assert len(texts) >= len(presets)
     for name, safety in filters.items():
-        blocked = [(t, safety.check_text(t).user_message()) for t in texts if not safety.check_text(t).allowed]
+        decisions = [safety.check_text(t) for t in texts]
+        blocked = [(t, d.user_message()) for t, d in zip(texts, decisions, strict=True) if not d.allowed]
         assert not blocked, f"{name}: {blocked}"
 
 

@@ -36,7 +36,7 @@ OPERATING_POINTS = (
 )
 
 
-def _groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def target_groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     targets: dict[str, list[int]] = {g: [] for g in TARGET_GROUPS}
     hard, plain = [], []
     for i, row in enumerate(rows):
@@ -50,22 +50,29 @@ def _groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.n
     return {k: np.array(v, int) for k, v in targets.items() if v}, np.array(hard, int), np.array(plain, int)
 
 
+def flagged(scores: np.ndarray, rule_blocked: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """Which prompts a set of per-category thresholds blocks, on top of those the rules layer blocks."""
+    out = rule_blocked.astype(bool)  # a copy
+    for category, threshold in thresholds.items():
+        if category in CLASSIFIER_CATEGORIES:
+            out |= scores[:, CLASSIFIER_CATEGORIES.index(category)] >= threshold
+    return out
+
+
 def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: OperatingPoint,
               rule_blocked: np.ndarray | None = None) -> dict[str, float]:
     """`rule_blocked` marks prompts the rules layer already blocks under this policy (they cost nothing)."""
-    targets, hard, plain = _groups(rows)
+    targets, hard, plain = target_groups(rows)
     base = np.zeros(len(rows), bool) if rule_blocked is None else rule_blocked.astype(bool)
     cats = [CLASSIFIER_CATEGORIES.index(c) for c in point.blocked]
     level = {c: len(GRID) - 1 for c in cats}  # index into GRID, start at the strictest
 
     def evaluate(levels: dict[int, int]) -> tuple[float, float, float]:
-        flagged = base.copy()
-        for c, k in levels.items():
-            flagged |= scores[:, c] >= GRID[k]
-        per_group = [flagged[idx].mean() for idx in targets.values()]
+        hits = flagged(scores, base, {CLASSIFIER_CATEGORIES[c]: GRID[k] for c, k in levels.items()})
+        per_group = [hits[idx].mean() for idx in targets.values()]
         recall = float(np.mean(per_group) + np.min(per_group))  # favour the weakest group too
-        fp_hard = float(flagged[hard].mean()) if len(hard) else 0.0
-        fp_plain = float(flagged[plain].mean()) if len(plain) else 0.0
+        fp_hard = float(hits[hard].mean()) if len(hard) else 0.0
+        fp_plain = float(hits[plain].mean()) if len(plain) else 0.0
         return recall, fp_hard, fp_plain
 
     recall, fp_hard, _ = evaluate(level)

@@ -311,8 +311,13 @@ def out_of_fold_scores(rows: Sequence[LabelledPrompt], fold_dirs: Sequence[Path]
 
 def score_rows(classifier: PromptClassifier, rows: Sequence[LabelledPrompt]) -> np.ndarray:
     """Scores by the shipped (production) path: merged adapters, int8 MiniLM, one prompt at a time."""
+    return score_texts(classifier, normalised_texts(rows))
+
+
+def score_texts(classifier: PromptClassifier, texts: Sequence[str]) -> np.ndarray:
+    """(len(texts), categories) scores of already normalised texts, columns in CLASSIFIER_CATEGORIES order."""
     return np.array([[classifier.score(t).scores[c] for c in CLASSIFIER_CATEGORIES]
-                     for t in normalised_texts(rows)], dtype=np.float32).reshape(-1, len(CLASSIFIER_CATEGORIES))
+                     for t in texts], dtype=np.float32).reshape(-1, len(CLASSIFIER_CATEGORIES))
 
 
 def order_operating_points(points: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
