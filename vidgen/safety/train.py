@@ -138,10 +138,11 @@ def _pad(states: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: TrainConfig,
-        log=print) -> TopLayers:
-    torch.manual_seed(config.seed)
+        log=print, device: str = "cpu") -> TopLayers:
+    """Train the adapters and head (on `device`, e.g. "cuda"); the returned model is on the CPU."""
+    torch.manual_seed(config.seed)  # adapter and head initial weights are drawn on the CPU: same on any device
     _, base = load_minilm()
-    top = TopLayers(base.encoder.layer, config.adapter_config())
+    top = TopLayers(base.encoder.layer, config.adapter_config()).to(device)
     params = [p for p in top.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
     steps = config.epochs * math.ceil(len(states) / config.batch_size)
@@ -154,10 +155,10 @@ def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: Tr
         for start in range(0, len(order), config.batch_size):
             idx = order[start: start + config.batch_size]
             hidden, mask = _pad([states[i] for i in idx])
-            logits = top(hidden, mask)
+            logits = top(hidden.to(device), mask.to(device))
             loss = nn.functional.binary_cross_entropy_with_logits(
-                logits, torch.from_numpy(y[idx]), reduction="none").mean(1)
-            loss = (loss * torch.from_numpy(weights[idx])).mean()
+                logits, torch.from_numpy(y[idx]).to(device), reduction="none").mean(1)
+            loss = (loss * torch.from_numpy(weights[idx]).to(device)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -166,7 +167,7 @@ def fit(states: list[np.ndarray], y: np.ndarray, weights: np.ndarray, config: Tr
             if step % 100 == 0:
                 log(f"epoch {epoch} step {step}/{steps} loss {loss.item():.4f} {time.time() - started:.0f}s")
     top.eval()
-    return top
+    return top.cpu()
 
 
 def predict(top: TopLayers, states: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
@@ -215,7 +216,7 @@ def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
 
 
 def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_dir: Path, threads: int,
-                     log=print, extra: dict | None = None) -> None:
+                     log=print, extra: dict | None = None, device: str = "cpu") -> None:
     """Fit adapters + head on `fit_rows` plus the generated benign prompts, and export them to out_dir."""
     # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
     fit_rows = fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
@@ -224,7 +225,7 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     y = np.stack([targets(r, config) for r in fit_rows])
     weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
                        np.float32)
-    top = fit(states, y, weights, config, log=log)
+    top = fit(states, y, weights, config, log=log, device=device)
     export(top, config, out_dir, {"fit_rows": len(fit_rows), **(extra or {})})
 
 
@@ -240,7 +241,8 @@ def held_out_rows(rows: Sequence[LabelledPrompt], fold: int, folds: int) -> list
 
 
 def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | None = None,
-                 threads: int = 1, log=print, cross_fit: int = 0, average_folds: bool = False) -> dict:
+                 threads: int = 1, log=print, cross_fit: int = 0, average_folds: bool = False,
+                 device: str = "cpu") -> dict:
     """Full pipeline: frozen features, adapter training, export, calibration.
 
     cross_fit=0: fit on three quarters of the tune split, calibrate on the held-out quarter.
@@ -254,17 +256,17 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
     torch.set_num_threads(threads)
     rows = load(data)
     if cross_fit:
-        return run_cross_fit(rows, out_dir, config, cross_fit, threads, log, average_folds)
+        return run_cross_fit(rows, out_dir, config, cross_fit, threads, log, average_folds, device)
     if average_folds:
         raise ValueError("--average-folds needs --cross-fit")
     fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
     log(f"{len(rows)} prompts: fit on {len(fit_rows)} (+ generated benign), report split untouched")
-    train_and_export(fit_rows, config, out_dir, threads, log)
+    train_and_export(fit_rows, config, out_dir, threads, log, device=device)
     return run_calibration(rows, out_dir, log=log)
 
 
 def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainConfig, folds: int,
-                  threads: int = 1, log=print, average_folds: bool = False) -> dict:
+                  threads: int = 1, log=print, average_folds: bool = False, device: str = "cpu") -> dict:
     """Thresholds from out-of-fold scores (4x the prompts of a held-out quarter); the shipped model is fitted
     on all of tune, or is the weight average of the fold models (`average_folds`).
 
@@ -281,7 +283,7 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
         for fold, fold_dir in enumerate(fold_dirs):
             fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
             log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}")
-            train_and_export(fit_rows, config, fold_dir, threads, log)
+            train_and_export(fit_rows, config, fold_dir, threads, log, device=device)
         cal_rows, cal_scores = out_of_fold_scores(rows, fold_dirs)
         if average_folds:
             log(f"shipped model: the weight average of the {folds} fold models")
@@ -289,7 +291,7 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
     if not average_folds:
         fit_rows = [r for r in rows if is_trainable(r, config)]
         log(f"final model: fit on the whole tune split ({len(fit_rows)})")
-        train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds})
+        train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds}, device=device)
     return pick_thresholds(cal_rows, cal_scores, out_dir, log, source=f"out-of-fold scores of {folds} fold models")
 
 
