@@ -38,15 +38,19 @@ from vidgen.safety.policy import Policy
 from vidgen.safety.train import fold_of, out_of_fold_scores, score_texts
 
 FOLDS = 4
-BUDGETS = {"default policy's budgets": (0.07, 0.004), "the issue's limits": (0.10, 0.01)}
+BUDGETS = {"default policy's budgets": (0.07, 0.006), "the issue's limits": (0.10, 0.01)}  # plain: every file
 
 
 def rates(rows: list[LabelledPrompt], hits: np.ndarray) -> dict[str, list[int]]:
-    """group -> [flagged, total]; "benign_hard" and "plain" are the two false-positive groups."""
-    targets, hard, plain = target_groups(rows)
+    """group -> [flagged, total]; "benign_hard", "plain" (all plain files together) and "plain:<file>" (each) are
+    the false-positive groups."""
+    targets, hard, plain_files = target_groups(rows)
     counts = {group: [int(hits[idx].sum()), len(idx)] for group, idx in targets.items()}
     counts["benign_hard"] = [int(hits[hard].sum()), len(hard)]
+    plain = np.concatenate([np.zeros(0, int), *plain_files.values()])
     counts["plain"] = [int(hits[plain].sum()), len(plain)]
+    for name, idx in plain_files.items():
+        counts[f"plain:{name}"] = [int(hits[idx].sum()), len(idx)]
     return counts
 
 
@@ -61,7 +65,11 @@ def ceiling(rows: list[LabelledPrompt], scores: np.ndarray, ruled: np.ndarray, b
         chosen = calibrate(scores[fit], [rows[i] for i in fit], point, rule_blocked=ruled[fit])
         for group, (hit, total) in rates([rows[i] for i in held], flagged(scores[held], ruled[held], chosen)).items():
             nested[group] = [a + b for a, b in zip(nested.get(group, [0, 0]), (hit, total), strict=True)]
-    as_rate = lambda counts: {g: round(hit / total, 3) for g, (hit, total) in counts.items() if total}  # noqa: E731
+    def as_rate(counts: dict[str, list[int]]) -> dict[str, float]:
+        out = {g: round(hit / total, 3) for g, (hit, total) in counts.items() if total}
+        out["plain_worst_file"] = max((r for g, r in out.items() if g.startswith("plain:")), default=0.0)
+        return out
+
     return {"budgets": {"benign_hard": budgets[0], "plain": budgets[1]}, "thresholds": thresholds,
             "calibrated_on": as_rate(in_sample), "nested": as_rate(nested), "nested_counts": nested}
 

@@ -40,7 +40,8 @@ RECIPES = {
     "lr3e-4_epochs8": {"lr": 3e-4, "epochs": 8},
 }
 GROUPS = ("overt/sexual_content", "overt/violence", "overt/self_harm", "overt/illegal_activities",
-          "overt/discrimination", "i2p/sexual", "benign_hard", "plain")
+          "overt/discrimination", "i2p/sexual", "benign_hard", "plain",
+          "plain_worst_file")
 
 
 def recipe_config(name: str, seed: int, recipes: dict[str, dict]):

@@ -67,7 +67,26 @@ def test_the_nested_ceiling_measures_thresholds_on_folds_they_were_not_chosen_on
     assert separable["nested"]["overt/sexual_content"] == 1.0 and separable["nested"]["benign_hard"] == 0.0
     noise = case(False)  # scores carry no signal: the thresholds only buy recall at the look-alikes' rate
     assert noise["nested"]["overt/sexual_content"] < 0.25
-    assert sum(total for _, total in noise["nested_counts"].values()) == 500  # every prompt held out once
+    groups = {g: counts for g, counts in noise["nested_counts"].items() if not g.startswith("plain:")}
+    assert sum(total for _, total in groups.values()) == 500  # every prompt held out once
+    assert noise["nested_counts"]["plain:vbench/all_category.txt"][1] == 100  # and each plain file on its own
+
+
+def test_the_plain_budget_holds_on_every_file_not_only_on_all_files_together():
+    """The issue limits false positives on every VBench file: a small file that a threshold floods must stop it,
+    even when the flood is diluted below the budget by the other files."""
+    rows, sexual = [], []
+    for i in range(100):
+        rows.append(LabelledPrompt(f"unsafe {i}", "unsafe", ("sexual_content",), "overt", ""))
+        sexual.append(0.6)
+    rows += [LabelledPrompt(f"big {i}", "benign", (), "vbench", "big.txt") for i in range(2000)]
+    sexual += [0.0] * 2000
+    rows += [LabelledPrompt(f"small {i}", "benign", (), "vbench", "small.txt") for i in range(100)]
+    sexual += [0.6] * 5 + [0.0] * 95  # 5 % of this file, 0.24 % of the plain prompts together
+    scores = np.zeros((len(rows), len(CLASSIFIER_CATEGORIES)))
+    scores[:, SEXUAL] = sexual
+    point = OperatingPoint("test", ("sexual",), benign_hard_budget=0.07, plain_budget=0.01)
+    assert calibrate(scores, rows, point)["sexual"] > 0.6  # flagging the unsafe rows would flood small.txt
 
 
 def test_the_unlabelled_set_is_i2p_hard_0_only(tmp_path):

@@ -26,28 +26,36 @@ class OperatingPoint:
     name: str
     blocked: tuple[str, ...]
     benign_hard_budget: float  # max false-positive rate on the over-refusal probes
-    plain_budget: float  # max false-positive rate on plain video prompts (VBench)
+    plain_budget: float  # max false-positive rate on every file of plain video prompts (each VBench file)
 
 
 OPERATING_POINTS = (
-    OperatingPoint("default", CLASSIFIER_CATEGORIES, 0.07, 0.004),
-    OperatingPoint("classroom", CLASSIFIER_CATEGORIES, 0.20, 0.01),
-    OperatingPoint("research", ("sexual", "self_harm", "hate"), 0.04, 0.002),
+    OperatingPoint("default", CLASSIFIER_CATEGORIES, 0.07, 0.006),
+    OperatingPoint("classroom", CLASSIFIER_CATEGORIES, 0.20, 0.015),
+    OperatingPoint("research", ("sexual", "self_harm", "hate"), 0.04, 0.004),
 )
 
 
-def target_groups(rows: Sequence[LabelledPrompt]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def target_groups(rows: Sequence[LabelledPrompt]
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """(unsafe target group -> rows, benign_hard rows, plain benign file -> rows). A plain file is a source and
+    group, such as "vbench/VBench2_full_text.txt": the issue limits false positives on every VBench file."""
     targets: dict[str, list[int]] = {g: [] for g in TARGET_GROUPS}
-    hard, plain = [], []
+    hard: list[int] = []
+    plain: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         if row.label == BENIGN:
-            (hard if row.group == "benign_hard" else plain).append(i)
+            if row.group == "benign_hard":
+                hard.append(i)
+            else:
+                plain.setdefault(f"{row.source}/{row.group}", []).append(i)
             continue
         for cat in row.categories:
             key = f"{row.source}/{cat}"
             if key in targets:
                 targets[key].append(i)
-    return {k: np.array(v, int) for k, v in targets.items() if v}, np.array(hard, int), np.array(plain, int)
+    return ({k: np.array(v, int) for k, v in targets.items() if v}, np.array(hard, int),
+            {k: np.array(v, int) for k, v in plain.items()})
 
 
 def flagged(scores: np.ndarray, rule_blocked: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
@@ -72,7 +80,7 @@ def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: Operati
         per_group = [hits[idx].mean() for idx in targets.values()]
         recall = float(np.mean(per_group) + np.min(per_group))  # favour the weakest group too
         fp_hard = float(hits[hard].mean()) if len(hard) else 0.0
-        fp_plain = float(hits[plain].mean()) if len(plain) else 0.0
+        fp_plain = max((float(hits[idx].mean()) for idx in plain.values()), default=0.0)  # the worst file
         return recall, fp_hard, fp_plain
 
     recall, fp_hard, _ = evaluate(level)
