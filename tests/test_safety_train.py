@@ -144,3 +144,24 @@ def test_cross_fit_can_ship_the_average_of_its_fold_models(tmp_path):
     (out / "calibration.json").unlink()
     assert main(["calibrate", "--data", str(data), "--weights", str(out)]) == 0
     assert json.loads((out / "calibration.json").read_text()) == json.loads(trained)
+
+
+def test_the_shipped_weights_carry_the_fold_models_their_thresholds_were_calibrated_on():
+    """`calibrate --weights vidgen/safety/weights` re-picks the thresholds from these folds' out-of-fold scores:
+    they must be there, and the shipped model must be the fold it names."""
+    import json
+
+    from vidgen.safety.train import WEIGHTS_DIR
+
+    meta = json.loads((WEIGHTS_DIR / "classifier.json").read_text())
+    calibration = json.loads((WEIGHTS_DIR / "calibration.json").read_text())
+    folds = [WEIGHTS_DIR / "folds" / f"fold{k}" for k in range(meta["cross_fit"])]
+    assert all((d / "classifier.safetensors").is_file() for d in folds)
+    assert calibration["calibrated_on"] == f"out-of-fold scores of {len(folds)} fold models"
+    shipped = (WEIGHTS_DIR / "classifier.safetensors").read_bytes()
+    assert shipped == (folds[meta["shipped_fold"]] / "classifier.safetensors").read_bytes()
+    from vidgen.safety.calibrate import OPERATING_POINTS
+
+    # Calibrated under today's budgets (a budget change without recalibrating would leave stale thresholds).
+    assert calibration["budgets"] == {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
+                                      for p in OPERATING_POINTS}
