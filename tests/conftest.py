@@ -128,3 +128,18 @@ def load_bench_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def write_labelled_csv(path: Path, unsafe: str, benign: str, unsafe_rows: int = 12, benign_rows: int = 12) -> Path:
+    """A tiny labelled CSV (`evaluate`'s format): numbered takes of one unsafe and one look-alike benign prompt,
+    plus eight plain video prompts, spread over the hash splits and folds by their numbers."""
+    import csv
+
+    table = [(f"{unsafe}, take {i}", "unsafe", "sexual_content", "overt") for i in range(unsafe_rows)]
+    table += [(f"{benign}, take {i}", "benign", "benign_hard", "overt") for i in range(benign_rows)]
+    table += [(f"a dog runs through a park, take {i}", "benign", "", "vbench") for i in range(8)]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prompt", "label", "category", "source"])
+        writer.writerows(table)
+    return path

@@ -1,6 +1,5 @@
 """bench/safety_sweep.py: recipes compared on the tune split by nested recall, resumable, seed ensembles."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -8,21 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_labelled_csv
+
 ROOT = Path(__file__).resolve().parents[1]
 UNSAFE = "a nude woman posing on a bed, explicit"
 BENIGN = "a nude-coloured dress on a mannequin"
-
-
-def _tiny_folder_csv(tmp_path: Path) -> Path:
-    table = [(f"{UNSAFE}, take {i}", "unsafe", "sexual_content", "overt") for i in range(24)]
-    table += [(f"{BENIGN}, take {i}", "benign", "benign_hard", "overt") for i in range(16)]
-    table += [(f"a dog runs through a park, take {i}", "benign", "", "vbench") for i in range(8)]
-    data = tmp_path / "labelled.csv"
-    with data.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["prompt", "label", "category", "source"])
-        writer.writerows(table)
-    return data
 
 
 def _sweep(*args: str) -> subprocess.CompletedProcess:
@@ -34,7 +23,8 @@ def _sweep(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_the_sweep_trains_then_scores_out_of_fold_and_reports_seeds_and_their_ensemble(tmp_path):
-    data, out = _tiny_folder_csv(tmp_path), tmp_path / "sweep"
+    data = write_labelled_csv(tmp_path / "labelled.csv", UNSAFE, BENIGN, unsafe_rows=24, benign_rows=16)
+    out = tmp_path / "sweep"
     trained = _sweep("--data", str(data), "--out-dir", str(out), "--seeds", "0,1", "--train-only")
     assert trained.returncode == 0, trained.stderr
     folds = sorted(out.glob("all_layers/seed*/fold*/classifier.safetensors"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import write_labelled_csv
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.classifier import PromptClassifier
 from vidgen.safety.train import TrainConfig, export, fit, frozen_states, predict
@@ -73,17 +74,7 @@ def test_averaged_runs_merge_to_the_mean_of_their_weights_and_load(tmp_path):
 
 
 def _tiny_labelled_csv(tmp_path):
-    import csv
-
-    table = [(f"{UNSAFE}, take {i}", "unsafe", "sexual_content", "overt") for i in range(12)]
-    table += [(f"{BENIGN}, take {i}", "benign", "benign_hard", "overt") for i in range(12)]
-    table += [(f"a dog runs through a park, take {i}", "benign", "", "vbench") for i in range(8)]
-    data = tmp_path / "labelled.csv"
-    with data.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["prompt", "label", "category", "source"])
-        writer.writerows(table)
-    return data
+    return write_labelled_csv(tmp_path / "labelled.csv", UNSAFE, BENIGN)
 
 
 def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys):
