@@ -36,6 +36,7 @@ RECIPES = {
     "epochs8": {"epochs": 8},
     "epochs12": {"epochs": 12},
     "epochs16": {"epochs": 16},
+    "epochs8_context": {"epochs": 8, "context_copies": 1},
     "benign_hard_x4": {"benign_hard_weight": 4.0},
     "lr3e-4_epochs8": {"lr": 3e-4, "epochs": 8},
 }

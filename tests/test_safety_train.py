@@ -156,3 +156,20 @@ def test_the_shipped_weights_carry_the_fold_models_their_thresholds_were_calibra
     # Calibrated under today's budgets (a budget change without recalibrating would leave stale thresholds).
     assert calibration["budgets"] == {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
                                       for p in OPERATING_POINTS}
+
+
+def test_unsafe_prompts_are_copied_behind_plain_video_prompts_with_their_labels():
+    from vidgen.safety.augment import in_benign_context
+    from vidgen.safety.data import LabelledPrompt
+
+    rows = [LabelledPrompt(UNSAFE, "unsafe", ("sexual_content",), "overt", ""),
+            LabelledPrompt("a look-alike", "benign", ("sexual_content",), "overt", "benign_hard"),
+            *[LabelledPrompt(f"a dog runs through a park, take {i}", "benign", (), "vbench", "f.txt") for i in range(5)]]
+    copies = in_benign_context(rows, copies=2)
+    assert len(copies) == 2 and len({c.prompt for c in copies}) == 2  # unsafe rows only, each copy different
+    for copy in copies:
+        preamble, unsafe = copy.prompt.rsplit(". ", 1)
+        assert unsafe == UNSAFE and preamble.startswith("a dog runs")
+        assert (copy.label, copy.categories, copy.source) == ("unsafe", ("sexual_content",), "overt")
+    assert in_benign_context(rows, copies=2) == copies  # deterministic
+    assert in_benign_context(rows, copies=0) == []

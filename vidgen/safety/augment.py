@@ -66,3 +66,19 @@ def styled_benign(rows: Sequence[LabelledPrompt]) -> list[LabelledPrompt]:
 
 def portrait_rows(count: int, seed: int = 0) -> list[LabelledPrompt]:
     return [LabelledPrompt(p, BENIGN, (), "portraits", "all") for p in portraits(count, seed)]
+
+
+def in_benign_context(rows: Sequence[LabelledPrompt], copies: int) -> list[LabelledPrompt]:
+    """`copies` copies of each unsafe OVERT / I2P prompt among `rows`, behind 1-3 of the rows' plain VBench prompts
+    (same labels): a mean-pooled window must not read an unsafe sentence as benign because a harmless
+    description comes first. Deterministic per prompt."""
+    plain = [r.prompt.rstrip(". ") for r in rows if r.source == "vbench"]
+    out = []
+    for row in rows:
+        if row.label == BENIGN or row.source not in ("overt", "i2p") or not plain:
+            continue
+        for copy in range(copies):
+            rng = _rng(row.prompt, f"context{copy}")
+            preamble = ". ".join(rng.sample(plain, min(len(plain), rng.randint(1, 3))))
+            out.append(LabelledPrompt(f"{preamble}. {row.prompt}", row.label, row.categories, row.source, row.group))
+    return out

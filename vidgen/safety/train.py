@@ -2,9 +2,10 @@
 
     python -m vidgen.safety train --data ../shared/data/safety [--epochs 4] [--out vidgen/safety/weights]
 
-Layers 0-3 of MiniLM stay frozen (int8, by the inference path), so their outputs are computed once per
-prompt; only the adapters on layers 4-5 and the head are trained. The tune split is divided
-again by hash into a fit part (75%) and a calibration part (25%) on which thresholds are chosen; with
+MiniLM layers below the adapted ones (`--layers`, default 4,5; the shipped model adapts all six) stay frozen
+(int8, by the inference path), so their outputs are computed once per prompt; only the adapters and the head are
+trained, on the CPU or on `--device cuda`. The tune split is divided again by hash into a fit part (75%) and a
+calibration part (25%) on which thresholds are chosen; with
 `--cross-fit K`, thresholds are chosen on out-of-fold scores of the whole tune split instead, and the shipped
 model is fitted on all of it (or, with `--average-folds`, is the weight average of the K fold models).
 """
@@ -33,7 +34,7 @@ from vidgen.safety.adapters import (
     attach_adapters,
     mean_pool,
 )
-from vidgen.safety.augment import portrait_rows, styled_benign
+from vidgen.safety.augment import in_benign_context, portrait_rows, styled_benign
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import BENIGN, LabelledPrompt
 from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm
@@ -58,6 +59,7 @@ class TrainConfig:
     i2p_categories: tuple[str, ...] = ("sexual",)  # I2P labels are noisy; only its sexual label is used
     layers: tuple[int, ...] = ADAPTED_LAYERS  # MiniLM layers that get adapters; those below stay frozen
     portraits: int = 600  # generated benign portrait prompts added to the fit set
+    context_copies: int = 0  # copies of each unsafe prompt behind plain video prompts (augment.in_benign_context)
 
     def adapter_config(self) -> AdapterConfig:
         return AdapterConfig(self.rank, self.alpha, tuple(self.layers))
@@ -219,7 +221,8 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
                      log=print, extra: dict | None = None, device: str = "cpu") -> None:
     """Fit adapters + head on `fit_rows` plus the generated benign prompts, and export them to out_dir."""
     # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
-    fit_rows = fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
+    fit_rows = (fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
+                + in_benign_context(fit_rows, config.context_copies))
     texts = normalised_texts(fit_rows)
     states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
     y = np.stack([targets(r, config) for r in fit_rows])
