@@ -9,7 +9,7 @@ prompt is scored by the fold model that did not see it on the production path (i
 (`safety_ceiling.ceiling`). A seed ensemble averages the seeds' out-of-fold probabilities (the same folds, so
 every prompt is still unseen by every member). Work runs in `--jobs` processes; finished fold models and scores
 are kept in OUT_DIR and reused, so an interrupted sweep resumes. OUT_DIR/sweep.json is rewritten after every
-recipe, so a sweep stopped early still reports what it finished.
+scored seed, so a sweep stopped early still reports what it finished.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ALL_LAYERS = (0, 1, 2, 3, 4, 5)
 # name -> TrainConfig fields that differ from the defaults. All adapt every MiniLM layer (the best recipe so far).
 RECIPES = {
     "all_layers": {},
-    "rank32": {"rank": 32, "alpha": 64.0},
+    "rank32": {"rank": 32, "alpha": 64.0},  # collapsed in session 19: too large an adapter scale for lr 1e-3
     "epochs8": {"epochs": 8},
     "epochs12": {"epochs": 12},
     "epochs16": {"epochs": 16},
@@ -41,8 +41,7 @@ RECIPES = {
     "lr3e-4_epochs8": {"lr": 3e-4, "epochs": 8},
 }
 GROUPS = ("overt/sexual_content", "overt/violence", "overt/self_harm", "overt/illegal_activities",
-          "overt/discrimination", "i2p/sexual", "benign_hard", "plain",
-          "plain_worst_file")
+          "overt/discrimination", "i2p/sexual", "benign_hard", "plain", "plain_worst_file")
 
 
 def recipe_config(name: str, seed: int, recipes: dict[str, dict]):
