@@ -164,7 +164,8 @@ def test_unsafe_prompts_are_copied_behind_plain_video_prompts_with_their_labels(
 
     rows = [LabelledPrompt(UNSAFE, "unsafe", ("sexual_content",), "overt", ""),
             LabelledPrompt("a look-alike", "benign", ("sexual_content",), "overt", "benign_hard"),
-            *[LabelledPrompt(f"a dog runs through a park, take {i}", "benign", (), "vbench", "f.txt") for i in range(5)]]
+            *[LabelledPrompt(f"a dog runs through a park, take {i}", "benign", (), "vbench", "f.txt")
+              for i in range(5)]]
     copies = in_benign_context(rows, copies=2)
     assert len(copies) == 2 and len({c.prompt for c in copies}) == 2  # unsafe rows only, each copy different
     for copy in copies:
