@@ -156,6 +156,7 @@ def test_words_past_the_first_window_reach_the_classifier(filters, classifier) -
     assert filters["default"].check_text("a calm lake at sunrise, " * 150).allowed  # > 512 tokens: still windows
     alone = filters["default"].check_text(ATTACK)
     assert (alone.allowed, alone.layer) == (False, "classifier")
+    assert alone.triggers and all(word in ATTACK.lower() for word in alone.triggers)
 
 
 @pytest.mark.xfail(strict=True, reason="known weakness (docs/safety.md): the window holding the attack is mostly "
