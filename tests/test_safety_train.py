@@ -158,7 +158,7 @@ def test_the_shipped_weights_carry_the_fold_models_their_thresholds_were_calibra
                                       for p in OPERATING_POINTS}
 
 
-def test_unsafe_prompts_are_copied_behind_plain_video_prompts_with_their_labels():
+def test_unsafe_and_as_many_benign_prompts_are_copied_behind_plain_video_prompts_with_their_labels():
     from vidgen.safety.augment import in_benign_context
     from vidgen.safety.data import LabelledPrompt
 
@@ -167,10 +167,15 @@ def test_unsafe_prompts_are_copied_behind_plain_video_prompts_with_their_labels(
             *[LabelledPrompt(f"a dog runs through a park, take {i}", "benign", (), "vbench", "f.txt")
               for i in range(5)]]
     copies = in_benign_context(rows, copies=2)
-    assert len(copies) == 2 and len({c.prompt for c in copies}) == 2  # unsafe rows only, each copy different
+    assert len(copies) == 4 and len({c.prompt for c in copies}) == 4  # one unsafe and one benign row, twice each
+    unsafe = [c for c in copies if c.label == "unsafe"]
+    assert len(unsafe) == 2  # several sentences must not mean unsafe: as many benign copies
+    for copy in unsafe:
+        preamble, prompt = copy.prompt.rsplit(". ", 1)
+        assert prompt == UNSAFE and preamble.startswith("a dog runs")
+        assert (copy.categories, copy.source) == (("sexual_content",), "overt")
     for copy in copies:
-        preamble, unsafe = copy.prompt.rsplit(". ", 1)
-        assert unsafe == UNSAFE and preamble.startswith("a dog runs")
-        assert (copy.label, copy.categories, copy.source) == ("unsafe", ("sexual_content",), "overt")
+        preamble, prompt = copy.prompt.rsplit(". ", 1)
+        assert prompt not in preamble.split(". ")  # never behind itself
     assert in_benign_context(rows, copies=2) == copies  # deterministic
     assert in_benign_context(rows, copies=0) == []

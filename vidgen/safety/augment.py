@@ -69,16 +69,21 @@ def portrait_rows(count: int, seed: int = 0) -> list[LabelledPrompt]:
 
 
 def in_benign_context(rows: Sequence[LabelledPrompt], copies: int) -> list[LabelledPrompt]:
-    """`copies` copies of each unsafe OVERT / I2P prompt among `rows`, behind 1-3 of the rows' plain VBench prompts
-    (same labels): a mean-pooled window must not read an unsafe sentence as benign because a harmless
-    description comes first. Deterministic per prompt."""
+    """`copies` copies of each OVERT / I2P prompt among `rows` and of as many benign ones (look-alikes and plain
+    video prompts), each behind 1-3 of the rows' plain VBench prompts, with the original labels: a mean-pooled
+    window must not read an unsafe sentence as benign because a harmless description comes first, nor read several
+    sentences as unsafe (what unsafe copies alone taught, session 19). Deterministic per prompt."""
     plain = [r.prompt.rstrip(". ") for r in rows if r.source == "vbench"]
+    unsafe = [r for r in rows if r.label != BENIGN and r.source in ("overt", "i2p")]
+    benign = [r for r in rows if r.label == BENIGN]
+    if not plain or not unsafe:
+        return []
+    chosen = unsafe + random.Random(len(rows)).sample(benign, min(len(benign), len(unsafe)))
     out = []
-    for row in rows:
-        if row.label == BENIGN or row.source not in ("overt", "i2p") or not plain:
-            continue
+    for row in chosen:
         for copy in range(copies):
             rng = _rng(row.prompt, f"context{copy}")
-            preamble = ". ".join(rng.sample(plain, min(len(plain), rng.randint(1, 3))))
+            others = [p for p in plain if p != row.prompt.rstrip(". ")]
+            preamble = ". ".join(rng.sample(others, min(len(others), rng.randint(1, 3))))
             out.append(LabelledPrompt(f"{preamble}. {row.prompt}", row.label, row.categories, row.source, row.group))
     return out
