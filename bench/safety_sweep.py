@@ -94,14 +94,10 @@ def report(data: Path, out_dir: Path, seeds: list[int], recipes: dict, timings: 
     from vidgen.safety.data import load
     from vidgen.safety.filter import SafetyFilter
     from vidgen.safety.policy import Policy
-    from vidgen.safety.train import calibration_portraits, held_out_rows
+    from vidgen.safety.train import out_of_fold_rows
 
     if "rows" not in cache:
-        rows_all = load(data)
-        portraits = calibration_portraits()
-        rows = []  # the order out_of_fold_scores writes its scores in
-        for fold in range(FOLDS):
-            rows += held_out_rows(rows_all, fold, FOLDS) + portraits[fold::FOLDS]
+        rows = [r for fold_rows in out_of_fold_rows(load(data), FOLDS) for r in fold_rows]  # oof.npy's order
         rules = SafetyFilter(Policy.load("default"), classifier=None, image_classifier=None)
         cache["rows"] = rows, np.array([rules.check_rules(r.prompt) is not None for r in rows])
     rows, ruled = cache["rows"]

@@ -298,20 +298,22 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
     return pick_thresholds(cal_rows, cal_scores, out_dir, log, source=f"out-of-fold scores of {folds} fold models")
 
 
+def out_of_fold_rows(rows: Sequence[LabelledPrompt], folds: int) -> list[list[LabelledPrompt]]:
+    """Per fold, the tune prompts it holds out (with their styled copies) and its share of the generated
+    portraits: what fold model k is scored on."""
+    portraits = calibration_portraits()
+    return [held_out_rows(rows, fold, folds) + portraits[fold::folds] for fold in range(folds)]
+
+
 def out_of_fold_scores(rows: Sequence[LabelledPrompt], fold_dirs: Sequence[Path]
                        ) -> tuple[list[LabelledPrompt], np.ndarray]:
     """Every tune prompt (with the styled copies and generated portraits) scored by the fold model that did not
     see it, by the production path: the rows and scores thresholds are chosen on."""
     from vidgen.safety.classifier import PromptClassifier
 
-    portraits = calibration_portraits()
-    cal_rows: list[LabelledPrompt] = []
-    cal_scores = []
-    for fold, fold_dir in enumerate(fold_dirs):
-        held = held_out_rows(rows, fold, len(fold_dirs)) + portraits[fold::len(fold_dirs)]
-        cal_scores.append(score_rows(PromptClassifier(fold_dir), held))
-        cal_rows += held
-    return cal_rows, np.concatenate(cal_scores)
+    held = out_of_fold_rows(rows, len(fold_dirs))
+    scores = [score_rows(PromptClassifier(d), fold_rows) for d, fold_rows in zip(fold_dirs, held, strict=True)]
+    return [r for fold_rows in held for r in fold_rows], np.concatenate(scores)
 
 
 def score_rows(classifier: PromptClassifier, rows: Sequence[LabelledPrompt]) -> np.ndarray:
