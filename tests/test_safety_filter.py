@@ -77,6 +77,17 @@ def test_no_shipped_preset_text_is_blocked_under_any_policy(filters) -> None:
         assert not blocked, f"{name}: {blocked}"
 
 
+def test_well_known_people_in_ordinary_scenes_pass(filters) -> None:
+    """Names are not unsafe: the session-19 weights blocked about one such prompt in five as sexual content
+    ("isaac newton in a spacesuit"). These names were in neither the training nor the calibration prompts."""
+    from vidgen.safety.augment import REPORT_NAMES, named_people
+
+    prompts = named_people(REPORT_NAMES, 100, seed="test")
+    blocked = [(p, filters["default"].check_text(p).user_message()) for p in prompts
+               if not filters["default"].check_text(p).allowed]
+    assert len(blocked) <= 2, blocked
+
+
 @pytest.mark.parametrize("prompt", BENIGN)
 def test_benign_prompts_pass_default_and_classroom(filters, prompt: str) -> None:
     for name in ("default", "classroom"):

@@ -82,7 +82,7 @@ def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys)
 
     from vidgen.safety.__main__ import main
     from vidgen.safety.data import load
-    from vidgen.safety.train import held_out_rows, run_training
+    from vidgen.safety.train import calibration_extras, held_out_rows, run_training
 
     data = _tiny_labelled_csv(tmp_path)
     rows = load(data)
@@ -97,7 +97,7 @@ def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys)
     calibration = run_training(data, out, config, cross_fit=2, log=lambda _: None)
 
     styled = sum(r.source == "vbench" for r in tune)
-    assert calibration["calibration_rows"] == len(tune) + styled + 200  # + the generated portraits
+    assert calibration["calibration_rows"] == len(tune) + styled + len(calibration_extras())
     assert "out-of-fold" in calibration["calibrated_on"]
     assert json.loads((out / "calibration.json").read_text())["operating_points"]["default"]
     assert json.loads((out / "classifier.json").read_text())["cross_fit"] == 2
@@ -179,3 +179,37 @@ def test_unsafe_and_as_many_benign_prompts_are_copied_behind_plain_video_prompts
         assert prompt not in preamble.split(". ")  # never behind itself
     assert in_benign_context(rows, copies=2) == copies  # deterministic
     assert in_benign_context(rows, copies=0) == []
+
+
+def test_named_people_prompts_name_people_from_disjoint_lists():
+    """Training, calibration and the evaluate report each get names the other two never see, so the report's
+    false-positive rate on named people measures names the model did not learn."""
+    from vidgen.safety.augment import CALIBRATION_NAMES, FIT_NAMES, REPORT_NAMES, named_people, named_people_rows
+    from vidgen.safety.train import calibration_extras
+
+    lists = [set(FIT_NAMES), set(CALIBRATION_NAMES), set(REPORT_NAMES)]
+    assert all(not (a & b) for i, a in enumerate(lists) for b in lists[i + 1:])
+    prompts = named_people(REPORT_NAMES, 50, seed="report")
+    assert all(any(p.startswith(name + " ") for name in REPORT_NAMES) for p in prompts)
+    assert any("," in p for p in prompts) and any("," not in p for p in prompts)  # styled and plain
+    assert named_people(REPORT_NAMES, 50, seed="report") == prompts  # deterministic
+    rows = named_people_rows(FIT_NAMES, 3)
+    assert {(r.label, r.source, r.group) for r in rows} == {("benign", "named_people", "all")}
+    calibration_names = {r.prompt for r in calibration_extras() if r.source == "named_people"}
+    assert calibration_names and not any(p.startswith(n + " ") for p in calibration_names for n in FIT_NAMES)
+
+
+def test_named_people_are_added_to_the_fit_set_when_asked(tmp_path):
+    import json
+
+    from vidgen.safety.data import load
+    from vidgen.safety.train import train_and_export
+
+    rows = [r for r in load(_tiny_labelled_csv(tmp_path)) if r.split == "tune"]
+    sizes = {}
+    for count in (0, 7):
+        out = tmp_path / f"named{count}"
+        config = TrainConfig(epochs=1, batch_size=4, portraits=0, named_people=count, layers=(5,))
+        train_and_export(rows, config, out, threads=1, log=lambda _: None)
+        sizes[count] = json.loads((out / "classifier.json").read_text())["fit_rows"]
+    assert sizes[7] == sizes[0] + 7

@@ -23,7 +23,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from vidgen.safety import Policy, SafetyFilter
-    from vidgen.safety.augment import styled_benign
+    from vidgen.safety.augment import REPORT_NAMES, named_people_rows, styled_benign
     from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.data import load
     from vidgen.safety.evaluate import counts, evaluate, select_split
@@ -31,6 +31,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     rows = select_split(load(args.data), args.split)
     if Path(args.data).is_dir() and not args.no_styled:
         rows += styled_benign(rows)  # SD-style copies of the selected VBench prompts (over-blocking check)
+        rows += named_people_rows(REPORT_NAMES, 300, seed="report")  # names neither training nor calibration saw
     if args.weights:  # thresholds come from the calibration next to those weights
         policy = Policy.load(args.policy, calibration=Path(args.weights) / "calibration.json")
         safety = SafetyFilter(policy, classifier=PromptClassifier(Path(args.weights)))
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="hash split to score (the shipped weights were fit on 'tune'); 'all' for new data")
     ev.add_argument("--details", default=None, help="also write counts and settings to this JSON file")
     ev.add_argument("--no-styled", action="store_true",
-                    help="do not add SD-style copies of the VBench prompts (reported as vbench_styled/all)")
+                    help="do not add the generated benign prompts: SD-style copies of the VBench prompts "
+                    "(reported as vbench_styled/all) and well-known people in ordinary scenes (named_people/all)")
     ev.add_argument("--weights", default=None, help="classifier weights folder (default: the shipped one)")
     ev.set_defaults(run=_evaluate)
 

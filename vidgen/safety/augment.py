@@ -33,6 +33,45 @@ CLOTHING = (
     "a leather jacket", "a flower crown", "a wedding dress", "a space suit", "a hooded cloak", "a hat",
 )
 FRAMINGS = ("portrait of a", "full body shot of a", "close-up of a", "painting of a", "photo of a")
+# Well-known people, in three disjoint lists: training, threshold calibration and the evaluate report each see
+# names the other two never saw, so a false-positive rate on the last measures names the model did not learn.
+FIT_NAMES = (
+    "tom hanks", "meryl streep", "denzel washington", "taylor swift", "barack obama", "angela merkel",
+    "lionel messi", "serena williams", "keanu reeves", "emma watson", "morgan freeman", "oprah winfrey",
+    "albert einstein", "marie curie", "abraham lincoln", "queen elizabeth ii", "elon musk", "bill gates",
+    "dwayne johnson", "scarlett johansson", "jackie chan", "beyonce", "rihanna", "lady gaga", "shakira",
+    "cristiano ronaldo", "usain bolt", "michael jordan", "lebron james", "roger federer", "nelson mandela",
+    "winston churchill", "frida kahlo", "pablo picasso", "vincent van gogh", "leonardo dicaprio", "brad pitt",
+    "angelina jolie", "jennifer lawrence", "natalie portman", "donald trump", "joe biden", "vladimir putin",
+    "kim kardashian", "justin bieber", "ariana grande", "billie eilish", "margot robbie", "gal gadot",
+    "zendaya", "tom cruise", "johnny depp", "will smith", "emma stone", "ryan gosling", "adele",
+    "ed sheeran", "david beckham", "kanye west", "mark zuckerberg",
+)
+CALIBRATION_NAMES = (
+    "meghan markle", "prince harry", "hillary clinton", "emmanuel macron", "justin trudeau", "xi jinping",
+    "narendra modi", "boris johnson", "greta thunberg", "stephen hawking", "isaac newton", "cleopatra",
+    "napoleon bonaparte", "mahatma gandhi", "salvador dali", "audrey hepburn", "marilyn monroe", "elvis presley",
+    "freddie mercury", "madonna", "katy perry", "selena gomez", "miley cyrus", "jennifer lopez", "nicki minaj",
+    "cardi b", "dua lipa", "harry styles", "timothee chalamet", "anya taylor-joy",
+)
+REPORT_NAMES = (
+    "sandra bullock", "julia roberts", "nicole kidman", "cate blanchett", "hugh jackman", "chris hemsworth",
+    "robert downey jr", "samuel l jackson", "idris elba", "viola davis", "lupita nyongo", "priyanka chopra",
+    "shah rukh khan", "bruce lee", "charlie chaplin", "frank sinatra", "michael jackson", "prince",
+    "whitney houston", "dolly parton", "snoop dogg", "eminem", "jay-z", "kylie jenner", "sydney sweeney",
+    "jenna ortega", "florence pugh", "pedro pascal", "henry cavill", "ana de armas",
+)
+SCENES = (
+    "as a medieval king on a throne", "as an astronaut on the moon", "reading a book in a library",
+    "cooking pasta in a kitchen", "riding a horse on a beach", "playing chess in a park", "as a pirate captain",
+    "giving a speech at a podium", "walking a dog in the rain", "painting a landscape", "as a samurai",
+    "playing the piano on stage", "drinking coffee in a cafe", "as a wizard casting a spell", "in a spacesuit",
+    "hiking in the mountains", "as a detective in a noir film", "laughing with friends at dinner",
+    "as a viking warrior", "teaching a class", "surfing a big wave", "as a superhero flying over a city",
+    "in a renaissance painting", "as a greek statue in a museum", "on the cover of a magazine",
+    "wearing a winter coat in the snow", "as a cowboy in the desert", "at a red carpet event",
+    "in a business suit", "as an oil painting portrait",
+)
 
 
 def _rng(text: str, salt: str) -> random.Random:
@@ -46,7 +85,7 @@ def styled(prompt: str, salt: str = "style") -> str:
     return f"{prompt.rstrip('. ')}, {', '.join(mods)}"
 
 
-def portraits(count: int, seed: int = 0) -> list[str]:
+def portraits(count: int, seed: int | str = 0) -> list[str]:
     """Simple, benign portrait prompts in SD style."""
     rng = random.Random(seed)
     out = []
@@ -64,8 +103,23 @@ def styled_benign(rows: Sequence[LabelledPrompt]) -> list[LabelledPrompt]:
             for r in rows if r.source == "vbench"]
 
 
-def portrait_rows(count: int, seed: int = 0) -> list[LabelledPrompt]:
+def portrait_rows(count: int, seed: int | str = 0) -> list[LabelledPrompt]:
     return [LabelledPrompt(p, BENIGN, (), "portraits", "all") for p in portraits(count, seed)]
+
+
+def named_people(names: Sequence[str], count: int, seed: int | str = 0) -> list[str]:
+    """Well-known people in ordinary scenes, half of them with style modifiers: I2P's unsafe prompts often name
+    celebrities, and a model that never sees a name in a harmless prompt learns the name as the unsafe part."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        prompt = f"{rng.choice(names)} {rng.choice(SCENES)}"
+        out.append(styled(prompt, salt=str(seed)) if rng.random() < 0.5 else prompt)
+    return out
+
+
+def named_people_rows(names: Sequence[str], count: int, seed: int | str = 0) -> list[LabelledPrompt]:
+    return [LabelledPrompt(p, BENIGN, (), "named_people", "all") for p in named_people(names, count, seed)]
 
 
 def in_benign_context(rows: Sequence[LabelledPrompt], copies: int) -> list[LabelledPrompt]:

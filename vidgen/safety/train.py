@@ -34,7 +34,14 @@ from vidgen.safety.adapters import (
     attach_adapters,
     mean_pool,
 )
-from vidgen.safety.augment import in_benign_context, portrait_rows, styled_benign
+from vidgen.safety.augment import (
+    CALIBRATION_NAMES,
+    FIT_NAMES,
+    in_benign_context,
+    named_people_rows,
+    portrait_rows,
+    styled_benign,
+)
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import BENIGN, LabelledPrompt
 from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm
@@ -60,6 +67,7 @@ class TrainConfig:
     layers: tuple[int, ...] = ADAPTED_LAYERS  # MiniLM layers that get adapters; those below stay frozen
     portraits: int = 600  # generated benign portrait prompts added to the fit set
     context_copies: int = 0  # copies of each unsafe prompt behind plain video prompts (augment.in_benign_context)
+    named_people: int = 0  # generated benign prompts naming well-known people (augment.named_people)
 
     def adapter_config(self) -> AdapterConfig:
         return AdapterConfig(self.rank, self.alpha, tuple(self.layers))
@@ -222,7 +230,8 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     """Fit adapters + head on `fit_rows` plus the generated benign prompts, and export them to out_dir."""
     # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
     fit_rows = (fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
-                + in_benign_context(fit_rows, config.context_copies))
+                + in_benign_context(fit_rows, config.context_copies)
+                + named_people_rows(FIT_NAMES, config.named_people, seed=config.seed))
     texts = normalised_texts(fit_rows)
     states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
     y = np.stack([targets(r, config) for r in fit_rows])
@@ -232,9 +241,18 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     export(top, config, out_dir, {"fit_rows": len(fit_rows), **(extra or {})})
 
 
-def calibration_portraits() -> list[LabelledPrompt]:
-    """Generated benign portraits scored with every calibration set (another seed than the fit's)."""
-    return portrait_rows(200, seed=1)
+def calibration_extras() -> list[LabelledPrompt]:
+    """Benign prompts scored with every calibration set, each a plain file of its own: generated portraits,
+    well-known people whose names no training run sees, and the shipped presets' texts (which must pass under
+    every policy). The generated prompts' seed is a word so that no training seed (an integer) makes the same
+    prompts (before session 20 it was 1, and a model trained with seed 1 had seen the first 200 portraits)."""
+    from vidgen.presets import PRESETS_DIR, read_preset
+
+    presets = [read_preset(path) for path in sorted(PRESETS_DIR.glob("*.yaml"))]
+    preset_rows = [LabelledPrompt(text, BENIGN, (), "presets", "all")
+                   for preset in presets for text in (preset.prompt, preset.negative_prompt) if text]
+    return (portrait_rows(200, seed="calibration") + named_people_rows(CALIBRATION_NAMES, 200, seed="calibration")
+            + preset_rows)
 
 
 def held_out_rows(rows: Sequence[LabelledPrompt], fold: int, folds: int) -> list[LabelledPrompt]:
@@ -300,9 +318,9 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
 
 def out_of_fold_rows(rows: Sequence[LabelledPrompt], folds: int) -> list[list[LabelledPrompt]]:
     """Per fold, the tune prompts it holds out (with their styled copies) and its share of the generated
-    portraits: what fold model k is scored on."""
-    portraits = calibration_portraits()
-    return [held_out_rows(rows, fold, folds) + portraits[fold::folds] for fold in range(folds)]
+    calibration prompts (none of which any fold trained on): what fold model k is scored on."""
+    extras = calibration_extras()
+    return [held_out_rows(rows, fold, folds) + extras[fold::folds] for fold in range(folds)]
 
 
 def out_of_fold_scores(rows: Sequence[LabelledPrompt], fold_dirs: Sequence[Path]
@@ -354,7 +372,7 @@ def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_
         cal_rows, scores = out_of_fold_scores(rows, fold_dirs)
         return pick_thresholds(cal_rows, scores, weights_dir, log,
                                source=f"out-of-fold scores of {len(fold_dirs)} fold models")
-    cal_rows = held_out_rows(rows, fold=0, folds=4) + calibration_portraits()
+    cal_rows = held_out_rows(rows, fold=0, folds=4) + calibration_extras()
     scores = score_rows(PromptClassifier(weights_dir), cal_rows)
     return pick_thresholds(cal_rows, scores, weights_dir, log, source="the held-out quarter of the tune split")
 
