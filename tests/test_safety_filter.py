@@ -82,10 +82,9 @@ def test_well_known_people_in_ordinary_scenes_pass(filters) -> None:
     ("isaac newton in a spacesuit"). These names were in neither the training nor the calibration prompts."""
     from vidgen.safety.augment import REPORT_NAMES, named_people
 
-    prompts = named_people(REPORT_NAMES, 100, seed="test")
-    blocked = [(p, filters["default"].check_text(p).user_message()) for p in prompts
-               if not filters["default"].check_text(p).allowed]
-    assert len(blocked) <= 2, blocked
+    decisions = {p: filters["default"].check_text(p) for p in named_people(REPORT_NAMES, 100, seed="test")}
+    blocked = [(p, d.user_message()) for p, d in decisions.items() if not d.allowed]
+    assert len(decisions) >= 90 and len(blocked) <= 2, blocked
 
 
 @pytest.mark.parametrize("prompt", BENIGN)

@@ -213,3 +213,16 @@ def test_named_people_are_added_to_the_fit_set_when_asked(tmp_path):
         train_and_export(rows, config, out, threads=1, log=lambda _: None)
         sizes[count] = json.loads((out / "classifier.json").read_text())["fit_rows"]
     assert sizes[7] == sizes[0] + 7
+
+
+def test_the_train_command_passes_named_people_to_the_recipe(tmp_path):
+    import json
+
+    from vidgen.safety.__main__ import main
+
+    out = tmp_path / "weights"
+    assert main(["train", "--data", str(_tiny_labelled_csv(tmp_path)), "--out", str(out), "--epochs", "1",
+                 "--layers", "5", "--named-people", "5"]) == 0
+    meta = json.loads((out / "classifier.json").read_text())
+    assert meta["train_config"]["named_people"] == 5
+    assert json.loads((out / "calibration.json").read_text())["operating_points"]["default"]

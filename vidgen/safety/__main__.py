@@ -56,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
     from vidgen.safety.train import WEIGHTS_DIR, TrainConfig, run_training
 
     config = TrainConfig(epochs=args.epochs, seed=args.seed, shuffle_seed=args.shuffle_seed, rank=args.rank,
-                         layers=tuple(int(x) for x in args.layers.split(",")))
+                         layers=tuple(int(x) for x in args.layers.split(",")), named_people=args.named_people)
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
                  log=lambda m: print(m, file=sys.stderr, flush=True), cross_fit=args.cross_fit,
                  average_folds=args.average_folds, device=args.device)
@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                     "layers and all scoring stay on the CPU's int8 path)")
     tr.add_argument("--rank", type=int, default=8)
     tr.add_argument("--layers", default="4,5", help="MiniLM layers that get adapters")
+    tr.add_argument("--named-people", type=int, default=600,
+                    help="generated harmless prompts naming well-known people added to the fit set, so that a "
+                    "name alone is not learnt as unsafe (0: none, as before session 20)")
     tr.add_argument("--cross-fit", type=int, default=0, metavar="K",
                     help="calibrate on out-of-fold scores of the whole tune split (K extra fits), then fit the "
                          "shipped model on all of it (default 0: hold a quarter out for calibration)")
