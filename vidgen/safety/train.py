@@ -317,8 +317,9 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
 
 
 def out_of_fold_rows(rows: Sequence[LabelledPrompt], folds: int) -> list[list[LabelledPrompt]]:
-    """Per fold, the tune prompts it holds out (with their styled copies) and its share of the generated
-    calibration prompts (none of which any fold trained on): what fold model k is scored on."""
+    """Per fold, the tune prompts it holds out (with their styled copies) and its share of
+    `calibration_extras` (generated prompts and presets, none of which any fold trained on): what fold model k
+    is scored on."""
     extras = calibration_extras()
     return [held_out_rows(rows, fold, folds) + extras[fold::folds] for fold in range(folds)]
 
