@@ -137,6 +137,47 @@ def test_cross_fit_can_ship_the_average_of_its_fold_models(tmp_path):
     assert json.loads((out / "calibration.json").read_text()) == json.loads(trained)
 
 
+def test_cross_fits_of_two_seeds_average_fold_by_fold_and_calibrate_out_of_fold(tmp_path, capsys):
+    """`average --cross-fits`: fold k of the result is the mean of every seed's fold k, the shipped model is the
+    averaged fold it names, and `calibrate` re-picks thresholds from the averaged folds' out-of-fold scores."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from vidgen.safety.__main__ import main
+
+    states, y = _unsafe_and_benign(first_adapted=4)
+    for seed in (1, 2):
+        for fold in (0, 1):
+            config = TrainConfig(epochs=1, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5), seed=seed + 10 * fold)
+            top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
+            export(top, config, tmp_path / f"seed{seed}" / f"fold{fold}", {"fit_rows": len(states)})
+    soup = tmp_path / "soup"
+    assert main(["average", "--cross-fits", str(tmp_path / "seed1"), str(tmp_path / "seed2"),
+                 "--out", str(soup), "--ship-fold", "1"]) == 0
+
+    def head(folder):
+        return load_file(str(folder / "classifier.safetensors"))["head.weight"].float().numpy()
+
+    for fold in (0, 1):
+        expected = (head(tmp_path / "seed1" / f"fold{fold}") + head(tmp_path / "seed2" / f"fold{fold}")) / 2
+        np.testing.assert_allclose(head(soup / "folds" / f"fold{fold}"), expected, atol=1e-3)
+    assert (soup / "classifier.safetensors").read_bytes() == (soup / "folds/fold1/classifier.safetensors").read_bytes()
+    meta = json.loads((soup / "classifier.json").read_text())
+    assert (meta["cross_fit"], meta["shipped_fold"], meta["rank"]) == (2, 1, 16)
+
+    data = _tiny_labelled_csv(tmp_path)
+    assert main(["calibrate", "--data", str(data), "--weights", str(soup)]) == 0
+    calibration = json.loads((soup / "calibration.json").read_text())
+    assert calibration["calibrated_on"] == "out-of-fold scores of 2 fold models"
+
+    # A seed missing a fold cannot be averaged fold by fold: refused, with why.
+    (tmp_path / "seed2" / "fold1" / "classifier.json").unlink()
+    assert main(["average", "--cross-fits", str(tmp_path / "seed1"), str(tmp_path / "seed2"),
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "same number" in capsys.readouterr().err
+
+
 def test_the_shipped_weights_carry_the_fold_models_their_thresholds_were_calibrated_on():
     """`calibrate --weights vidgen/safety/weights` re-picks the thresholds from these folds' out-of-fold scores:
     they must be there, and the shipped model must be the fold it names."""

@@ -77,10 +77,14 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _average(args: argparse.Namespace) -> int:
-    from vidgen.safety.train import average_runs
+    from vidgen.safety.train import average_cross_fits, average_runs
 
-    average_runs([Path(d) for d in args.runs], Path(args.out))
-    print(f"wrote the average of {len(args.runs)} runs to {args.out}; next: calibrate --weights {args.out}")
+    runs = [Path(d) for d in args.runs]
+    if args.cross_fits:
+        average_cross_fits(runs, Path(args.out), shipped_fold=args.ship_fold)
+    else:
+        average_runs(runs, Path(args.out))
+    print(f"wrote the average of {len(runs)} runs to {args.out}; next: calibrate --data PATH --weights {args.out}")
     return 0
 
 
@@ -138,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--folds", default=None, help="fold models of cross-fitted weights (default: WEIGHTS/folds)")
     cal.set_defaults(run=_calibrate)
 
-    avg = sub.add_parser("average", help="average trained runs that differ only in --shuffle-seed (one pass)")
-    avg.add_argument("runs", nargs="+", help="weights folders written by train")
+    avg = sub.add_parser("average", help="average trained runs into one model (it scores as fast as one run)")
+    avg.add_argument("runs", nargs="+", help="weights folders written by train (or, with --cross-fits, folders "
+                     "holding fold0 ... fold{K-1})")
     avg.add_argument("--out", required=True)
+    avg.add_argument("--cross-fits", action="store_true",
+                     help="RUNS are cross-fits of one recipe with other seeds (bench/safety_sweep.py writes them): "
+                     "average fold by fold into OUT/folds, so calibrate can use their out-of-fold scores")
+    avg.add_argument("--ship-fold", type=int, default=0, help="with --cross-fits: the averaged fold shipped in OUT")
     avg.set_defaults(run=_average)
 
     args = parser.parse_args(argv)

@@ -202,7 +202,7 @@ def export(top: TopLayers, config: TrainConfig, out_dir: Path, extra: dict) -> N
 
 
 def average_runs(run_dirs: Sequence[Path], out_dir: Path, extra: dict | None = None) -> None:
-    """Write the weight average of trained runs (same --seed, --layers and rank; other batch orders, or other
+    """Write the weight average of trained runs (same --layers and rank; other batch orders or seeds, or other
     folds of a cross-fit) to out_dir."""
     from safetensors.torch import load_file, save_file
 
@@ -219,6 +219,34 @@ def average_runs(run_dirs: Sequence[Path], out_dir: Path, extra: dict | None = N
     meta = {**metas[0], "rank": rank, "alpha": metas[0]["alpha"] * len(metas),
             "averaged_runs": [m.get("train_config", {}) for m in metas], **(extra or {})}
     (out_dir / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def average_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_fold: int = 0,
+                       extra: dict | None = None) -> None:
+    """Average cross-fits of one recipe trained with other seeds, fold by fold, into out_dir/folds, and ship
+    the average of fold `shipped_fold` in out_dir; `calibrate --weights out_dir` then picks its thresholds.
+
+    Each input holds fold0 ... fold{K-1}, as `bench/safety_sweep.py` writes them. Averaging the same fold of
+    every seed keeps each tune prompt unseen by every model that scores it out of fold, so the thresholds
+    stay honest; one averaged model scores as fast as one seed's."""
+    counts = {_fold_count(Path(run)) for run in cross_fit_dirs}
+    if len(counts) != 1 or min(counts) < 2:
+        raise ValueError("each folder must hold the same number (2 or more) of fold models, fold0 ... fold{K-1}")
+    folds = [f"fold{k}" for k in range(counts.pop())]
+    if f"fold{shipped_fold}" not in folds:
+        raise ValueError(f"there is no fold{shipped_fold} to ship (folds: {', '.join(folds)})")
+    for fold in folds:
+        average_runs([Path(run) / fold for run in cross_fit_dirs], out_dir / "folds" / fold)
+    average_runs([Path(run) / f"fold{shipped_fold}" for run in cross_fit_dirs], out_dir,
+                 extra={"cross_fit": len(folds), "shipped_fold": shipped_fold, **(extra or {})})
+
+
+def _fold_count(cross_fit_dir: Path) -> int:
+    """How many fold models fold0, fold1, ... in a row the folder holds."""
+    count = 0
+    while (cross_fit_dir / f"fold{count}" / "classifier.json").is_file():
+        count += 1
+    return count
 
 
 def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
