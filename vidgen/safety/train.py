@@ -202,8 +202,9 @@ def export(top: TopLayers, config: TrainConfig, out_dir: Path, extra: dict) -> N
 
 
 def average_runs(run_dirs: Sequence[Path], out_dir: Path, extra: dict | None = None) -> None:
-    """Write the weight average of trained runs (same --layers and rank; other batch orders or seeds, or other
-    folds of a cross-fit) to out_dir."""
+    """Write the weight average of trained runs (same --layers and rank; other batch orders, seeds or folds) to
+    out_dir. Runs from other seeds start from other random adapters, and their average can score a prompt
+    unlike any of them (session 21: 0.06 where the two seeds gave 0.81 and 0.12), so check it before use."""
     from safetensors.torch import load_file, save_file
 
     from vidgen.safety.adapters import average_adapters
@@ -228,7 +229,7 @@ def average_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_fo
 
     Each input holds fold0 ... fold{K-1}, as `bench/safety_sweep.py` writes them. Averaging the same fold of
     every seed keeps each tune prompt unseen by every model that scores it out of fold, so the thresholds
-    stay honest; one averaged model scores as fast as one seed's."""
+    stay honest; one averaged model scores as fast as one seed's (see `average_runs` for the caveat)."""
     counts = {_fold_count(Path(run)) for run in cross_fit_dirs}
     if len(counts) != 1 or min(counts) < 2:
         raise ValueError("each folder must hold the same number (2 or more) of fold models, fold0 ... fold{K-1}")
