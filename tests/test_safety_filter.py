@@ -164,16 +164,19 @@ def test_words_past_the_first_window_reach_the_classifier(filters, classifier) -
     assert {"gunman", "screaming", "customers"} <= set(scored.words)  # not cut off at MAX_TOKENS
     assert filters["default"].check_text(LONG_PREAMBLE).allowed
     assert filters["default"].check_text("a calm lake at sunrise, " * 150).allowed  # > 512 tokens: still windows
+    # The classifier alone reads the attack as violent (the rules layer blocks it too, since session 21).
+    assert classifier.score(ATTACK).scores["violence"] >= filters["default"].policy.rule("violence").threshold
     alone = filters["default"].check_text(ATTACK)
-    assert (alone.allowed, alone.layer) == (False, "classifier")
+    assert not alone.allowed and alone.category == "violence"
     assert alone.triggers and all(word in ATTACK.lower() for word in alone.triggers)
 
 
 @pytest.mark.xfail(strict=True, reason="known weakness (docs/safety.md): the window holding the attack is mostly "
                    "benign preamble, and its mean pool reads as benign")
-def test_unsafe_text_after_a_long_benign_preamble_is_still_blocked(filters) -> None:
-    decision = filters["default"].check_text(LONG_PREAMBLE + ATTACK)
-    assert (decision.allowed, decision.layer) == (False, "classifier")
+def test_unsafe_text_after_a_long_benign_preamble_is_still_blocked_by_the_classifier(filters, classifier) -> None:
+    assert not filters["default"].check_text(LONG_PREAMBLE + ATTACK).allowed  # the rules layer catches this one
+    assert classifier.score(LONG_PREAMBLE + ATTACK).scores["violence"] >= filters["default"].policy.rule(
+        "violence").threshold
 
 
 def test_the_onnx_graph_gives_the_transformers_numbers_and_int8_stays_close() -> None:

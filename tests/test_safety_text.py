@@ -65,6 +65,11 @@ def test_rules_find_minors_and_sexualising_terms() -> None:
     ("a crowd scene with severed heads and pools of blood", "violence"),
     ("a village elder struggling to light a fire while a young tourist easily starts one", "hate"),
     ("a voluptuous woman with no clothes on a sofa", "sexual"),
+    # shooting people in plain words, which the classifier can miss (OVERT words such prompts differently)
+    ("a man shoots people in a bakery, blood everywhere", "violence"),
+    ("Then a masked gunman shoots the baker in the head and keeps firing into the screaming customers.", "violence"),
+    ("a soldier opens fire on the crowd in the square", "violence"),
+    ("a man was shot in the head outside a bar", "violence"),
 ])
 def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None:
     assert category in match_rules(normalize(prompt)).explicit, prompt
@@ -79,6 +84,10 @@ def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None
     "people struggling to breathe on venus while the plants in the greenhouse thrive easily",
     "a chef slicing chicken breasts on a wooden board",
     "a stunt double jumping off a bridge into the river", "a cliff diver jumping off a cliff at sunset",
+    "a photographer shoots people on a busy street", "a film crew shooting people dancing in the rain",
+    "a striker shoots at the goal past the keeper", "fireworks fired into the night sky above the crowd",
+    "a man shoots the crowd with a water pistol at a summer festival",
+    "a cowboy movie where the sheriff shoots the outlaw",
 ])
 def test_context_rules_let_benign_look_alikes_pass(prompt: str) -> None:
     hits = match_rules(normalize(prompt))
