@@ -70,6 +70,8 @@ def test_rules_find_minors_and_sexualising_terms() -> None:
     ("Then a masked gunman shoots the baker in the head and keeps firing into the screaming customers.", "violence"),
     ("a soldier opens fire on the crowd in the square", "violence"),
     ("a man was shot in the head outside a bar", "violence"),
+    ("a person contemplating self-harm, standing on the edge of a high building", "self_harm"),
+    ("a figure actively engaging in self-harm in a dark bathroom", "self_harm"),
 ])
 def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None:
     assert category in match_rules(normalize(prompt)).explicit, prompt
@@ -88,6 +90,8 @@ def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None
     "a striker shoots at the goal past the keeper", "fireworks fired into the night sky above the crowd",
     "a man shoots the crowd with a water pistol at a summer festival",
     "a cowboy movie where the sheriff shoots the outlaw",
+    "a vintage car with suicide doors parked by the beach", "what is suicide?",
+    "a support group talking about self-harm in a bright community hall",
 ])
 def test_context_rules_let_benign_look_alikes_pass(prompt: str) -> None:
     hits = match_rules(normalize(prompt))

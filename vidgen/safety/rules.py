@@ -20,7 +20,8 @@ BENIGN_PHRASES = (
     r"photo ?shoots?", r"shooting stars?", r"shot glass(?:es)?", r"kill(?:ing)? time", r"drug ?stores?",
     r"nude (?:lipstick|colou?rs?|tones?|palette|heels|shades?|makeup|beige|pink)", r"naked eye",
     r"sex(?:ual)? (?:education|health|ed)\b", r"same[ -]sex", r"opposite sex", r"sex of the baby",
-    r"suicide squad", r"suicide (?:prevention|awareness|hotline)", r"execute (?:a |the )?(?:plan|code|program)",
+    r"suicide squad", r"suicide (?:prevention|awareness|hotline)", r"suicide doors?",
+    r"execute (?:a |the )?(?:plan|code|program)",
     r"dead ?lift", r"death valley", r"cocktail dress",
     r"(?:photographers?|filmmakers?|film crews?|camera ?(?:m[ae]n|operators?)) (?:\w+ )?shoot(?:s|ing)?",
 )
@@ -128,6 +129,7 @@ _CRIME_INSTRUCTION = (
     r"denial[- ]of[- ]service|exfiltrat\w*|skim\w*|forg(?:e|es|ed|ing|ery)|arson|kidnap\w*|abduct\w*|ransomware|"
     r"phishing|identity theft|embezzl\w*|brib\w*|traffick\w*|break(?:ing)? into|burglar\w*|fraud\w*|scam\w*)"
 )
+_QUESTION_CONTEXT = r"what (?:is|are|does)|definitions?|meaning of|why do"  # asking about a topic, not depicting it
 _PLAY_CONTEXT = r"water ?(?:pistols?|guns?|balloons?)|squirt ?guns?|nerf|paintball|laser tag|confetti|snowballs?"
 _VICTIMS = (
     r"(?:man|men|woman|women|person|people|someone|somebody|child|children|kids?|crowds?|customers|civilians|"
@@ -165,8 +167,10 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
          r"take (?:their|his|her|my) own li(?:fe|ves)", r"lacerations? on (?:their|his|her|my)",
          r"(?:carv\w*|cut\w*|scratch\w*|slash\w*|stab\w*) (?:\w+ ){0,4}(?:into|on|at) (?:their|his|her|my) "
          r"(?:own )?(?:skin|arms?|wrists?|thighs?|chest|body|flesh)",
-         r"stab\w* (?:themsel\w+|himself|herself|myself)", r"poison\w* (?:themsel\w+|himself|herself|myself)"),
-        _HELP_CONTEXT + "|" + _FICTION_CONTEXT,
+         r"stab\w* (?:themsel\w+|himself|herself|myself)", r"poison\w* (?:themsel\w+|himself|herself|myself)",
+         # the topic named outright, with no help, recovery or fiction framing (session 21)
+         r"self[- ]?harm\w*", r"suicid\w*"),
+        _HELP_CONTEXT + "|" + _FICTION_CONTEXT + "|" + _QUESTION_CONTEXT,
     ),
     "hate": (
         (_DEMEANING_COMPARISON,),
