@@ -178,6 +178,47 @@ def test_cross_fits_of_two_seeds_average_fold_by_fold_and_calibrate_out_of_fold(
     assert "same number" in capsys.readouterr().err
 
 
+def test_an_ensemble_of_cross_fits_averages_its_members_logits_and_calibrates_out_of_fold(tmp_path, capsys):
+    """`ensemble`: every fold of the result scores with the mean of its members' logits (each word's share too,
+    so triggers stay exact), the shipped ensemble is the fold it names, and `calibrate` works on the folds."""
+    import json
+
+    from vidgen.safety.__main__ import main
+
+    states, y = _unsafe_and_benign(first_adapted=4)
+    for seed in (1, 2):
+        for fold in (0, 1):
+            config = TrainConfig(epochs=1, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5), seed=seed + 10 * fold)
+            top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
+            export(top, config, tmp_path / f"seed{seed}" / f"fold{fold}", {"fit_rows": len(states)})
+    out = tmp_path / "ensemble"
+    assert main(["ensemble", str(tmp_path / "seed1"), str(tmp_path / "seed2"), "--out", str(out),
+                 "--ship-fold", "1"]) == 0
+    meta = json.loads((out / "classifier.json").read_text())
+    assert (meta["members"], meta["cross_fit"], meta["shipped_fold"]) == (["member0", "member1"], 2, 1)
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    members = [PromptClassifier(tmp_path / f"seed{seed}" / "fold1", quantize=False) for seed in (1, 2)]
+    ensemble = PromptClassifier(out, quantize=False)
+    for text in (UNSAFE, BENIGN):
+        got = ensemble.score(text)
+        parts = [m.score(text) for m in members]
+        for category in CLASSIFIER_CATEGORIES:
+            expected = (logit(parts[0].scores[category]) + logit(parts[1].scores[category])) / 2
+            assert abs(logit(got.scores[category]) - expected) < 1e-3
+        assert got.words == parts[0].words
+        np.testing.assert_allclose(got.word_contrib, (parts[0].word_contrib + parts[1].word_contrib) / 2, atol=1e-5)
+    assert ensemble.score(UNSAFE).triggers("sexual")
+
+    data = _tiny_labelled_csv(tmp_path)
+    assert main(["calibrate", "--data", str(data), "--weights", str(out)]) == 0
+    assert json.loads((out / "calibration.json").read_text())["calibrated_on"] == "out-of-fold scores of 2 fold models"
+    assert main(["ensemble", str(tmp_path / "seed1"), "--out", str(tmp_path / "one")]) == 2  # one run: no ensemble
+    assert "2 or more folders" in capsys.readouterr().err
+
+
 def test_the_shipped_weights_carry_the_fold_models_their_thresholds_were_calibrated_on():
     """`calibrate --weights vidgen/safety/weights` re-picks the thresholds from these folds' out-of-fold scores:
     they must be there, and the shipped model must be the fold it names."""

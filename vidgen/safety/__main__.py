@@ -88,6 +88,14 @@ def _average(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from vidgen.safety.train import ensemble_cross_fits
+
+    ensemble_cross_fits([Path(d) for d in args.runs], Path(args.out), shipped_fold=args.ship_fold)
+    print(f"wrote an ensemble of {len(args.runs)} runs to {args.out}; next: calibrate --data PATH --weights {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vidgen.safety", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
                      "average fold by fold into OUT/folds, so calibrate can use their out-of-fold scores")
     avg.add_argument("--ship-fold", type=int, default=0, help="with --cross-fits: the averaged fold shipped in OUT")
     avg.set_defaults(run=_average)
+
+    ens = sub.add_parser("ensemble", help="combine cross-fits of one recipe (other seeds) into an ensemble: every "
+                         "member scores each prompt and their logits are averaged (one MiniLM pass per member)")
+    ens.add_argument("runs", nargs="+", help="folders with fold0 ... fold{K-1} (bench/safety_sweep.py writes them)")
+    ens.add_argument("--out", required=True)
+    ens.add_argument("--ship-fold", type=int, default=0, help="the fold whose ensemble is shipped in OUT")
+    ens.set_defaults(run=_ensemble)
 
     args = parser.parse_args(argv)
     try:

@@ -1,6 +1,9 @@
 """The learned layer: MiniLM with the shipped adapters merged in, a linear head per category, and word-level
 explanations (each word's share of the category logit; exact for a linear head on a mean pool).
 
+A weights folder whose classifier.json lists `members` (subfolders, each a trained model) is an ensemble: every
+member scores the prompt and their logits, and each word's shares, are averaged, so explanations stay exact.
+
 A prompt longer than one MiniLM window (MAX_TOKENS) is scored window by window, overlapping, and each category
 takes its highest window: words past the first window count, so unsafe text cannot hide behind a long preamble.
 """
@@ -61,18 +64,11 @@ class PromptClassifier:
         TorchThread("vidgen-safety-load", intra_op_threads=1).run(self._load, weights_dir, quantize)
 
     def _load(self, weights_dir: Path, quantize: bool) -> None:
-        from safetensors.torch import load_file
-
         meta = json.loads((weights_dir / "classifier.json").read_text(encoding="utf-8"))
         self.categories: tuple[str, ...] = tuple(meta["categories"])
-        tensors = load_file(str(weights_dir / "classifier.safetensors"))
-        config = AdapterConfig(rank=int(meta["rank"]), alpha=float(meta["alpha"]),
-                               layers=tuple(meta.get("layers", ADAPTED_LAYERS)))
-        self._tokenizer, model = load_minilm()
-        merge_adapters(model.encoder.layer, tensors, config)
-        self._encoder = OnnxEncoder(model, quantize=quantize)
-        self._head_w = tensors["head.weight"].float().numpy()  # (n_categories, 384)
-        self._head_b = tensors["head.bias"].float().numpy()
+        member_dirs = [weights_dir / name for name in meta.get("members", [])] or [weights_dir]
+        self._tokenizer, minilm = load_minilm()
+        self._members = [_load_member(d, self.categories, minilm, quantize) for d in member_dirs]
 
     def score(self, text: str) -> ClassifierOutput:
         with self._lock:
@@ -87,15 +83,46 @@ class PromptClassifier:
         return outputs[0] if len(outputs) == 1 else highest_per_category(outputs)
 
     def _score_window(self, input_ids: list[int]) -> ClassifierOutput:
-        hidden = self._encoder.hidden(input_ids)
-        mean = hidden.mean(axis=0)  # (n_tokens, 384) -> (384,)
-        norm = max(float(np.linalg.norm(mean)), 1e-9)
-        per_token = hidden @ self._head_w.T * (POOL_SCALE / (len(hidden) * norm))  # sums to logit - bias
-        logits = per_token.sum(axis=0) + self._head_b
+        shares = [member.logit_shares(input_ids) for member in self._members]
+        per_token = np.mean([tokens for tokens, _ in shares], axis=0)  # sums to logit - bias
+        logits = np.mean([tokens.sum(axis=0) + bias for tokens, bias in shares], axis=0)
         probs = 1.0 / (1.0 + np.exp(-logits))
         words, contrib = _merge_word_pieces(self._tokenizer.convert_ids_to_tokens(input_ids), per_token)
         return ClassifierOutput(scores={c: float(p) for c, p in zip(self.categories, probs, strict=True)},
                                 words=words, word_contrib=contrib)
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One trained model: MiniLM with its adapters merged in, as an int8 graph, and its linear head."""
+
+    encoder: OnnxEncoder
+    head_w: np.ndarray  # (n_categories, 384)
+    head_b: np.ndarray
+
+    def logit_shares(self, input_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(n_tokens, n_categories) share of each token in each logit, and the bias: logit = shares.sum(0) + bias."""
+        hidden = self.encoder.hidden(input_ids)
+        norm = max(float(np.linalg.norm(hidden.mean(axis=0))), 1e-9)
+        return hidden @ self.head_w.T * (POOL_SCALE / (len(hidden) * norm)), self.head_b
+
+
+def _load_member(weights_dir: Path, categories: tuple[str, ...], minilm, quantize: bool) -> _Member:
+    """`minilm` stays as it is: the adapters are merged into a copy."""
+    import copy
+
+    from safetensors.torch import load_file
+
+    meta = json.loads((weights_dir / "classifier.json").read_text(encoding="utf-8"))
+    if tuple(meta["categories"]) != categories:
+        raise ValueError(f"{weights_dir}: categories {meta['categories']} differ from the ensemble's {categories}")
+    tensors = load_file(str(weights_dir / "classifier.safetensors"))
+    config = AdapterConfig(rank=int(meta["rank"]), alpha=float(meta["alpha"]),
+                           layers=tuple(meta.get("layers", ADAPTED_LAYERS)))
+    model = copy.deepcopy(minilm)
+    merge_adapters(model.encoder.layer, tensors, config)
+    return _Member(OnnxEncoder(model, quantize=quantize), tensors["head.weight"].float().numpy(),
+                   tensors["head.bias"].float().numpy())
 
 
 def token_windows(ids: list[int], size: int, stride: int) -> list[list[int]]:

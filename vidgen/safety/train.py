@@ -242,6 +242,35 @@ def average_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_fo
                  extra={"cross_fit": len(folds), "shipped_fold": shipped_fold, **(extra or {})})
 
 
+def ensemble_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_fold: int = 0,
+                        extra: dict | None = None) -> None:
+    """Like `average_cross_fits`, but fold k of out_dir is an ensemble of every seed's fold k (their logits are
+    averaged when scoring, see `classifier`), and out_dir ships the ensemble of fold `shipped_fold`. It costs one
+    MiniLM pass per seed, but behaves like its members: averaged weights need not."""
+    import shutil
+
+    counts = {_fold_count(Path(run)) for run in cross_fit_dirs}
+    if len(counts) != 1 or min(counts) < 2 or len(cross_fit_dirs) < 2:
+        raise ValueError("need 2 or more folders, each with the same number (2 or more) of fold models, "
+                         "fold0 ... fold{K-1}")
+    folds = counts.pop()
+    if not 0 <= shipped_fold < folds:
+        raise ValueError(f"there is no fold{shipped_fold} to ship (folds 0 to {folds - 1})")
+    members = [f"member{i}" for i in range(len(cross_fit_dirs))]
+
+    def write(target: Path, fold: int, meta_extra: dict) -> None:
+        for name, run in zip(members, cross_fit_dirs, strict=True):
+            shutil.copytree(Path(run) / f"fold{fold}", target / name, dirs_exist_ok=True)
+        first = json.loads((target / members[0] / "classifier.json").read_text(encoding="utf-8"))
+        meta = {"categories": first["categories"], "members": members,
+                "member_runs": [str(run) for run in cross_fit_dirs], **meta_extra}
+        (target / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    for fold in range(folds):
+        write(out_dir / "folds" / f"fold{fold}", fold, {})
+    write(out_dir, shipped_fold, {"cross_fit": folds, "shipped_fold": shipped_fold, **(extra or {})})
+
+
 def _fold_count(cross_fit_dir: Path) -> int:
     """How many fold models fold0, fold1, ... in a row the folder holds."""
     count = 0
