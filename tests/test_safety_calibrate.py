@@ -97,3 +97,14 @@ def test_the_unlabelled_set_is_i2p_hard_0_only(tmp_path):
         "prompt,categories,hard\na castle at dusk,sexual,0\nexplicit thing,sexual,1\n", encoding="utf-8")
     assert module.unlabelled_prompts(tmp_path) == ["a castle at dusk"]
     np.testing.assert_allclose(module.logit(np.array([0.5, 0.880797])), [0.0, 2.0], atol=1e-5)
+
+
+def test_thresholds_a_must_pass_prompt_reaches_are_raised_just_above_its_score():
+    from vidgen.safety.calibrate import above_scores
+
+    thresholds = {"sexual": 0.3, "violence": 0.5, "copyright": 0.25}
+    raised, changed = above_scores(thresholds, {"sexual": 0.36, "violence": 0.1, "copyright": 0.25, "hate": 0.9})
+    assert raised == {"sexual": 0.375, "violence": 0.5, "copyright": 0.275}  # a score equal to it counts too
+    assert changed == {"sexual": [0.3, 0.375], "copyright": [0.25, 0.275]}
+    assert above_scores(thresholds, {"sexual": 0.999})[0]["sexual"] == 1.0  # above the grid: never blocks
+    assert above_scores(thresholds, {})[0] == thresholds

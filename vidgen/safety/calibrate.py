@@ -104,3 +104,20 @@ def calibrate(scores: np.ndarray, rows: Sequence[LabelledPrompt], point: Operati
     thresholds = {CLASSIFIER_CATEGORIES[c]: float(GRID[k]) for c, k in level.items()}
     thresholds[SEXUAL_MINORS] = round(thresholds.get("sexual", 0.5) * MINORS_FACTOR, 3)
     return thresholds
+
+
+def above_scores(thresholds: dict[str, float], must_pass: dict[str, float]) -> tuple[dict[str, float], dict]:
+    """Raise each threshold that a must-pass prompt's score reaches to the next grid value above that score.
+
+    Returns the thresholds and what was raised ({category: [old, new]}). Used for the shipped presets, which the
+    shipped model itself must let through (out-of-fold scores come from other models)."""
+    raised = {}
+    out = dict(thresholds)
+    for category, threshold in thresholds.items():
+        score = must_pass.get(category)
+        if score is not None and score >= threshold:
+            above = GRID[GRID > score]
+            out[category] = float(above[0]) if len(above) else 1.0
+            raised[category] = [threshold, out[category]]
+    return out, raised
+

@@ -439,17 +439,24 @@ def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_
 def pick_thresholds(cal_rows: Sequence[LabelledPrompt], scores: np.ndarray, weights_dir: Path, log=print,
                     source: str = "") -> dict:
     """Calibrate every operating point on (cal_rows, scores) and write calibration.json next to the weights."""
-    from vidgen.safety.calibrate import OPERATING_POINTS, calibrate
+    from vidgen.safety.calibrate import OPERATING_POINTS, above_scores, calibrate
+    from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.filter import SafetyFilter
     from vidgen.safety.policy import Policy
 
-    points = {}
+    # The shipped presets must pass the shipped model too: out of fold, each was scored by one fold model only.
+    presets = [r for r in calibration_extras() if r.source == "presets"]
+    preset_scores = score_rows(PromptClassifier(weights_dir), presets).max(axis=0)
+    must_pass = dict(zip(CLASSIFIER_CATEGORIES, map(float, preset_scores), strict=True))
+    points, raised = {}, {}
     for point in OPERATING_POINTS:
         rules = SafetyFilter(Policy.load(point.name), classifier=None, image_classifier=None)
         ruled = np.array([rules.check_rules(r.prompt) is not None for r in cal_rows])
-        points[point.name] = calibrate(scores, cal_rows, point, rule_blocked=ruled)
+        points[point.name], raised[point.name] = above_scores(
+            calibrate(scores, cal_rows, point, rule_blocked=ruled), must_pass)
     points = order_operating_points(points)
     calibration = {"operating_points": points, "calibration_rows": len(cal_rows), "calibrated_on": source,
+                   "raised_for_presets": {name: r for name, r in raised.items() if r},
                    "budgets": {p.name: {"benign_hard": p.benign_hard_budget, "plain": p.plain_budget}
                                for p in OPERATING_POINTS}}
     (weights_dir / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
