@@ -137,6 +137,16 @@ def test_cross_fit_can_ship_the_average_of_its_fold_models(tmp_path):
     assert json.loads((out / "calibration.json").read_text()) == json.loads(trained)
 
 
+def _two_seeds_of_two_folds(root):
+    """root/seed1 and root/seed2, each with fold0 and fold1: tiny models, each from its own random start."""
+    states, y = _unsafe_and_benign(first_adapted=4)
+    for seed in (1, 2):
+        for fold in (0, 1):
+            config = TrainConfig(epochs=1, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5), seed=seed + 10 * fold)
+            top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
+            export(top, config, root / f"seed{seed}" / f"fold{fold}", {"fit_rows": len(states)})
+
+
 def test_cross_fits_of_two_seeds_average_fold_by_fold_and_calibrate_out_of_fold(tmp_path, capsys):
     """`average --cross-fits`: fold k of the result is the mean of every seed's fold k, the shipped model is the
     averaged fold it names, and `calibrate` re-picks thresholds from the averaged folds' out-of-fold scores."""
@@ -146,12 +156,7 @@ def test_cross_fits_of_two_seeds_average_fold_by_fold_and_calibrate_out_of_fold(
 
     from vidgen.safety.__main__ import main
 
-    states, y = _unsafe_and_benign(first_adapted=4)
-    for seed in (1, 2):
-        for fold in (0, 1):
-            config = TrainConfig(epochs=1, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5), seed=seed + 10 * fold)
-            top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
-            export(top, config, tmp_path / f"seed{seed}" / f"fold{fold}", {"fit_rows": len(states)})
+    _two_seeds_of_two_folds(tmp_path)
     soup = tmp_path / "soup"
     assert main(["average", "--cross-fits", str(tmp_path / "seed1"), str(tmp_path / "seed2"),
                  "--out", str(soup), "--ship-fold", "1"]) == 0
@@ -185,12 +190,7 @@ def test_an_ensemble_of_cross_fits_averages_its_members_logits_and_calibrates_ou
 
     from vidgen.safety.__main__ import main
 
-    states, y = _unsafe_and_benign(first_adapted=4)
-    for seed in (1, 2):
-        for fold in (0, 1):
-            config = TrainConfig(epochs=1, batch_size=4, lr=3e-3, portraits=0, layers=(4, 5), seed=seed + 10 * fold)
-            top = fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None)
-            export(top, config, tmp_path / f"seed{seed}" / f"fold{fold}", {"fit_rows": len(states)})
+    _two_seeds_of_two_folds(tmp_path)
     out = tmp_path / "ensemble"
     assert main(["ensemble", str(tmp_path / "seed1"), str(tmp_path / "seed2"), "--out", str(out),
                  "--ship-fold", "1"]) == 0
