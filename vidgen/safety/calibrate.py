@@ -120,4 +120,3 @@ def above_scores(thresholds: dict[str, float], must_pass: dict[str, float]) -> t
             out[category] = float(above[0]) if len(above) else 1.0
             raised[category] = [threshold, out[category]]
     return out, raised
-

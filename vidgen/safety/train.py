@@ -230,16 +230,11 @@ def average_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_fo
     Each input holds fold0 ... fold{K-1}, as `bench/safety_sweep.py` writes them. Averaging the same fold of
     every seed keeps each tune prompt unseen by every model that scores it out of fold, so the thresholds
     stay honest; one averaged model scores as fast as one seed's (see `average_runs` for the caveat)."""
-    counts = {_fold_count(Path(run)) for run in cross_fit_dirs}
-    if len(counts) != 1 or min(counts) < 2:
-        raise ValueError("each folder must hold the same number (2 or more) of fold models, fold0 ... fold{K-1}")
-    folds = [f"fold{k}" for k in range(counts.pop())]
-    if f"fold{shipped_fold}" not in folds:
-        raise ValueError(f"there is no fold{shipped_fold} to ship (folds: {', '.join(folds)})")
-    for fold in folds:
-        average_runs([Path(run) / fold for run in cross_fit_dirs], out_dir / "folds" / fold)
+    folds = _shared_fold_count(cross_fit_dirs, shipped_fold, min_runs=1)
+    for fold in range(folds):
+        average_runs([Path(run) / f"fold{fold}" for run in cross_fit_dirs], out_dir / "folds" / f"fold{fold}")
     average_runs([Path(run) / f"fold{shipped_fold}" for run in cross_fit_dirs], out_dir,
-                 extra={"cross_fit": len(folds), "shipped_fold": shipped_fold, **(extra or {})})
+                 extra={"cross_fit": folds, "shipped_fold": shipped_fold, **(extra or {})})
 
 
 def ensemble_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_fold: int = 0,
@@ -249,13 +244,7 @@ def ensemble_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_f
     MiniLM pass per seed, but behaves like its members: averaged weights need not."""
     import shutil
 
-    counts = {_fold_count(Path(run)) for run in cross_fit_dirs}
-    if len(counts) != 1 or min(counts) < 2 or len(cross_fit_dirs) < 2:
-        raise ValueError("need 2 or more folders, each with the same number (2 or more) of fold models, "
-                         "fold0 ... fold{K-1}")
-    folds = counts.pop()
-    if not 0 <= shipped_fold < folds:
-        raise ValueError(f"there is no fold{shipped_fold} to ship (folds 0 to {folds - 1})")
+    folds = _shared_fold_count(cross_fit_dirs, shipped_fold, min_runs=2)
     members = [f"member{i}" for i in range(len(cross_fit_dirs))]
 
     def write(target: Path, fold: int, meta_extra: dict) -> None:
@@ -269,6 +258,18 @@ def ensemble_cross_fits(cross_fit_dirs: Sequence[Path], out_dir: Path, shipped_f
     for fold in range(folds):
         write(out_dir / "folds" / f"fold{fold}", fold, {})
     write(out_dir, shipped_fold, {"cross_fit": folds, "shipped_fold": shipped_fold, **(extra or {})})
+
+
+def _shared_fold_count(cross_fit_dirs: Sequence[Path], shipped_fold: int, min_runs: int) -> int:
+    """K, the number of fold models (fold0 ... fold{K-1}) every folder holds; a clear error if they differ."""
+    counts = {_fold_count(Path(run)) for run in cross_fit_dirs}
+    if len(cross_fit_dirs) < min_runs or len(counts) != 1 or min(counts) < 2:
+        raise ValueError(f"need {min_runs} or more folders, each with the same number (2 or more) of fold models, "
+                         "fold0 ... fold{K-1}")
+    folds = counts.pop()
+    if not 0 <= shipped_fold < folds:
+        raise ValueError(f"there is no fold{shipped_fold} to ship (folds 0 to {folds - 1})")
+    return folds
 
 
 def _fold_count(cross_fit_dir: Path) -> int:
