@@ -169,12 +169,14 @@ def test_words_past_the_first_window_reach_the_classifier(filters, classifier) -
     alone = filters["default"].check_text(ATTACK)
     assert not alone.allowed and alone.category == "violence"
     assert alone.triggers and all(word in ATTACK.lower() for word in alone.triggers)
+    # Behind the preamble the classifier misses it (the xfail below); the rules layer reads the whole text.
+    behind = filters["default"].check_text(LONG_PREAMBLE + ATTACK)
+    assert (behind.allowed, behind.layer, behind.category) == (False, "rules", "violence")
 
 
 @pytest.mark.xfail(strict=True, reason="known weakness (docs/safety.md): the window holding the attack is mostly "
                    "benign preamble, and its mean pool reads as benign")
 def test_unsafe_text_after_a_long_benign_preamble_is_still_blocked_by_the_classifier(filters, classifier) -> None:
-    assert not filters["default"].check_text(LONG_PREAMBLE + ATTACK).allowed  # the rules layer catches this one
     assert classifier.score(LONG_PREAMBLE + ATTACK).scores["violence"] >= filters["default"].policy.rule(
         "violence").threshold
 
