@@ -106,6 +106,19 @@ def test_cross_fit_calibrates_on_every_tune_prompt_out_of_fold(tmp_path, capsys)
     assert "cross-fit" in capsys.readouterr().err
 
 
+def test_plain_training_calibrates_on_the_held_out_quarter_and_checks_the_presets(tmp_path):
+    import json
+
+    from vidgen.safety.train import run_training
+
+    data, out = _tiny_labelled_csv(tmp_path), tmp_path / "weights"
+    calibration = run_training(data, out, TrainConfig(epochs=2, batch_size=4, lr=3e-3, portraits=0),
+                               log=lambda _: None)
+    assert calibration["calibrated_on"] == "the held-out quarter of the tune split"
+    assert "raised_for_presets" in calibration
+    assert json.loads((out / "calibration.json").read_text()) == calibration
+
+
 def test_cross_fit_can_ship_the_average_of_its_fold_models(tmp_path):
     import json
 

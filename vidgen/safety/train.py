@@ -433,13 +433,15 @@ def run_calibration(rows: Sequence[LabelledPrompt], weights_dir: Path = WEIGHTS_
         return pick_thresholds(cal_rows, scores, weights_dir, log,
                                source=f"out-of-fold scores of {len(fold_dirs)} fold models")
     cal_rows = held_out_rows(rows, fold=0, folds=4) + calibration_extras()
-    scores = score_rows(PromptClassifier(weights_dir), cal_rows)
-    return pick_thresholds(cal_rows, scores, weights_dir, log, source="the held-out quarter of the tune split")
+    shipped = PromptClassifier(weights_dir)
+    return pick_thresholds(cal_rows, score_rows(shipped, cal_rows), weights_dir, log,
+                           source="the held-out quarter of the tune split", shipped=shipped)
 
 
 def pick_thresholds(cal_rows: Sequence[LabelledPrompt], scores: np.ndarray, weights_dir: Path, log=print,
-                    source: str = "") -> dict:
-    """Calibrate every operating point on (cal_rows, scores) and write calibration.json next to the weights."""
+                    source: str = "", shipped: PromptClassifier | None = None) -> dict:
+    """Calibrate every operating point on (cal_rows, scores) and write calibration.json next to the weights
+    (`shipped`: the model in weights_dir, if already loaded)."""
     from vidgen.safety.calibrate import OPERATING_POINTS, above_scores, calibrate
     from vidgen.safety.classifier import PromptClassifier
     from vidgen.safety.filter import SafetyFilter
@@ -447,7 +449,7 @@ def pick_thresholds(cal_rows: Sequence[LabelledPrompt], scores: np.ndarray, weig
 
     # The shipped presets must pass the shipped model too: out of fold, each was scored by one fold model only.
     presets = [r for r in calibration_extras() if r.source == "presets"]
-    preset_scores = score_rows(PromptClassifier(weights_dir), presets).max(axis=0)
+    preset_scores = score_rows(shipped or PromptClassifier(weights_dir), presets).max(axis=0)
     must_pass = dict(zip(CLASSIFIER_CATEGORIES, map(float, preset_scores), strict=True))
     points, raised = {}, {}
     for point in OPERATING_POINTS:
