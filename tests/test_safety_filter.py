@@ -216,6 +216,27 @@ def test_each_category_takes_its_highest_window_and_that_windows_words() -> None
     assert merged.triggers("violence") == ("c",) and merged.triggers("sexual") == ("b",)
 
 
+# The usual Stable Diffusion negative prompt: the shipped model rated it 0.71 for sexual content before quality
+# tags were hidden from it (short tag lists are unlike any benign prompt it was trained on).
+SD_NEGATIVE = ("lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, fewer digits, cropped, "
+               "worst quality, low quality, normal quality, jpeg artifacts, signature, watermark, username, blurry")
+
+
+@pytest.mark.parametrize("negative", [SD_NEGATIVE, "low quality, worst quality, bad anatomy, deformed, blurry",
+                                      "masterpiece, best quality", "blurry", "8k"])
+def test_quality_tag_lists_pass_every_policy(filters, negative: str) -> None:
+    for name, safety in filters.items():
+        decision = safety.check_request(texts=["a calm lake", negative])
+        assert decision.allowed, (name, negative, decision)
+
+
+def test_quality_tags_do_not_hide_what_the_prompt_shows(filters, classifier) -> None:
+    decision = filters["default"].check_text("a naked woman posing, (worst quality:1.4), bad anatomy, 8k")
+    assert not decision.allowed and decision.category == "sexual"
+    tagged = classifier.score("a man is stabbed in an alley, worst quality, bad anatomy, 8k")
+    assert tagged.scores == classifier.score("a man is stabbed in an alley").scores
+
+
 def test_check_request_first_block_wins(filters) -> None:
     safety = filters["default"]
     assert safety.check_request(texts=["a calm lake", None, ""], images=[]).allowed

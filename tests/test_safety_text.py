@@ -9,7 +9,7 @@ import pytest
 
 from vidgen.safety import Policy, PolicyError, SafetyAuditLog, SafetyDecision
 from vidgen.safety.data import load, split_of
-from vidgen.safety.normalize import normalize
+from vidgen.safety.normalize import normalize, without_quality_tags
 from vidgen.safety.rules import match_rules
 
 
@@ -38,6 +38,17 @@ def test_normalize_undoes_evasion(raw: str, expected: str, trick: str) -> None:
 ])
 def test_normalize_leaves_ordinary_text_alone(benign: str) -> None:
     assert normalize(benign).text == " ".join(benign.lower().split())
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("(worst quality:1.4), bad anatomy, nsfw", "nsfw"),
+    ("a cat; blurry; low-res", "a cat"),
+    ("((masterpiece)), best_quality, [jpeg artifacts]", ""),
+    ("a blurry photo of a cat, 8k", "a blurry photo of a cat"),  # only whole tags go, not words in a phrase
+    ("a cat, ugly, gore", "a cat, ugly, gore"),  # not quality tags: untouched
+])
+def test_quality_tags_are_dropped_only_as_whole_segments(text: str, expected: str) -> None:
+    assert without_quality_tags(text) == expected
 
 
 def test_rules_defuse_benign_phrases() -> None:

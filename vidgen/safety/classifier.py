@@ -20,6 +20,7 @@ import numpy as np
 
 from vidgen.safety.adapters import ADAPTED_LAYERS, POOL_SCALE, AdapterConfig, merge_adapters
 from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm
+from vidgen.safety.normalize import without_quality_tags
 from vidgen.torch_thread import TorchThread
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -71,6 +72,10 @@ class PromptClassifier:
         self._members = [_load_member(d, self.categories, minilm, quantize) for d in member_dirs]
 
     def score(self, text: str) -> ClassifierOutput:
+        """Scores of normalised `text`, without its image-quality tags (see `normalize.without_quality_tags`)."""
+        text = without_quality_tags(text)
+        if not text.strip():  # nothing but quality tags: nothing to rate
+            return ClassifierOutput({c: 0.0 for c in self.categories}, (), np.zeros((0, len(self.categories))))
         with self._lock:
             return self._score(text)
 

@@ -105,3 +105,39 @@ def normalize(raw: str) -> NormalizedText:
     text = _SPACES.sub(" ", text).strip()
     compact = _INWORD_PUNCT.sub("", text)
     return NormalizedText(original=raw, text=text, compact=compact, tricks=tuple(tricks))
+
+
+# Image-quality tags that negative prompts (and some positive ones) list: "worst quality, bad anatomy, blurry".
+# They say nothing about what is shown, yet the classifier learned some of them as sexual cues (the Stable
+# Diffusion prompts that carry them are often NSFW), so "bad anatomy, worst quality" was blocked as sexual. A
+# comma-separated segment that is nothing but such a tag is hidden from the classifier; words inside a longer
+# segment ("a blurry photo of ...") stay. Only content-free words belong here (not "ugly", "mutilated", "gore").
+QUALITY_TAGS = frozenset({
+    "worst quality", "low quality", "lowest quality", "normal quality", "bad quality", "poor quality",
+    "best quality", "high quality", "highest quality", "top quality", "ultra quality", "masterpiece",
+    "lowres", "low res", "low resolution", "highres", "high res", "high resolution", "hd", "uhd", "hdr", "4k", "8k",
+    "jpeg artifacts", "jpeg", "compression artifacts", "artifacts", "artefacts", "blurry", "blurred", "blur",
+    "out of focus", "grainy", "noisy", "noise", "pixelated", "watermark", "watermarks", "signature", "username",
+    "text", "logo", "error", "cropped", "out of frame", "duplicate", "bad anatomy", "bad hands", "bad fingers",
+    "bad proportions", "extra fingers", "missing fingers", "fewer digits", "extra digits", "extra digit",
+    "extra limbs", "poorly drawn hands", "poorly drawn face", "deformed",
+    "distorted", "jittery", "flickering", "static", "inconsistent motion", "overexposed", "underexposed",
+    "oversaturated", "low contrast",
+})
+_TAG_SEPARATORS = re.compile(r"[,;\n]")
+# "(worst quality:1.4)", "[blurry]" -> the tag itself
+_TAG_WEIGHT = re.compile(r"^[\s()\[\]{}]*(.*?)(?::\s*[\d.]+)?[\s()\[\]{}]*$")
+
+
+def without_quality_tags(text: str) -> str:
+    """`text` minus its segments that are only an image-quality tag (QUALITY_TAGS); unchanged if it has none."""
+    segments = _TAG_SEPARATORS.split(text)
+    kept = [s for s in segments if _tag_name(s) not in QUALITY_TAGS]
+    if len(kept) == len(segments):
+        return text
+    return ", ".join(s.strip() for s in kept if s.strip())
+
+
+def _tag_name(segment: str) -> str:
+    name = _TAG_WEIGHT.match(segment).group(1)
+    return _SPACES.sub(" ", name.replace("-", " ").replace("_", " ")).strip()

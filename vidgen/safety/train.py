@@ -45,7 +45,7 @@ from vidgen.safety.augment import (
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES
 from vidgen.safety.data import BENIGN, LabelledPrompt
 from vidgen.safety.embedder import MAX_TOKENS, OnnxEncoder, load_minilm
-from vidgen.safety.normalize import normalize
+from vidgen.safety.normalize import normalize, without_quality_tags
 
 if TYPE_CHECKING:
     from vidgen.safety.classifier import PromptClassifier
@@ -281,7 +281,8 @@ def _fold_count(cross_fit_dir: Path) -> int:
 
 
 def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
-    return [normalize(r.prompt).text for r in rows]
+    """What the classifier reads of each prompt (`PromptClassifier.score` drops quality tags the same way)."""
+    return [without_quality_tags(normalize(r.prompt).text) for r in rows]
 
 
 def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_dir: Path, threads: int,
