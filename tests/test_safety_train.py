@@ -242,10 +242,13 @@ def test_the_shipped_weights_carry_the_fold_models_their_thresholds_were_calibra
     meta = json.loads((WEIGHTS_DIR / "classifier.json").read_text())
     calibration = json.loads((WEIGHTS_DIR / "calibration.json").read_text())
     folds = [WEIGHTS_DIR / "folds" / f"fold{k}" for k in range(meta["cross_fit"])]
-    assert all((d / "classifier.safetensors").is_file() for d in folds)
+    # A single model is classifier.safetensors; an ensemble keeps one per member subfolder.
+    model_files = [f"{member}/classifier.safetensors" for member in meta.get("members", [])] or \
+        ["classifier.safetensors"]
+    assert all((d / name).is_file() for d in folds for name in model_files)
     assert calibration["calibrated_on"] == f"out-of-fold scores of {len(folds)} fold models"
-    shipped = (WEIGHTS_DIR / "classifier.safetensors").read_bytes()
-    assert shipped == (folds[meta["shipped_fold"]] / "classifier.safetensors").read_bytes()
+    for name in model_files:
+        assert (WEIGHTS_DIR / name).read_bytes() == (folds[meta["shipped_fold"]] / name).read_bytes()
     from vidgen.safety.calibrate import OPERATING_POINTS
 
     # Calibrated under today's budgets (a budget change without recalibrating would leave stale thresholds).
