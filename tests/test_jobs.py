@@ -127,6 +127,17 @@ def test_unsafe_prompt_is_blocked_before_any_charge(services, free_user):
     assert record["allowed"] is False and record["category"] and len(record["prompt_sha256"]) == 64
 
 
+def test_a_blocked_negative_prompt_is_named_as_such(services, free_user):
+    request = TextToVideoRequest(prompt="a calm lake", negative_prompt="explicit porn, nude")
+    events, last = finish(services, request, free_user)
+    assert isinstance(last, Failed) and last.kind == "blocked"
+    assert last.message.startswith("Blocked: sexual content: the negative prompt contains")
+    assert "remove those words" in last.message
+    audit = services.settings.data_dir / "safety_audit.jsonl"
+    [record] = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert record["checked"] == "negative prompt" and services.ledger.balance(free_user).used_s == 0
+
+
 def test_quota_refuses_when_the_budget_is_spent(services, free_user):
     services.ledger.reserve(free_user, "earlier-job", 103.5)
     services.ledger.settle("earlier-job", 103.5)

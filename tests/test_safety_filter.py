@@ -244,6 +244,17 @@ def test_check_request_first_block_wins(filters) -> None:
     assert not decision.allowed and decision.triggers[0] in ("nsfw", "nude")
 
 
+def test_a_block_names_the_text_it_came_from(filters) -> None:
+    safety = filters["default"]
+    decision = safety.check_request(texts={"prompt": "a calm lake", "negative prompt": "nsfw, nude"})
+    assert not decision.allowed and decision.checked == "negative prompt"
+    assert decision.reason.startswith("the negative prompt contains")
+    assert "Negative prompts are checked like prompts" in decision.user_message()
+    decision = safety.check_request(texts={"prompt": "a naked woman", "negative prompt": "blurry"})
+    assert decision.checked == "prompt" and decision.reason.startswith("the prompt contains")
+    assert decision.user_message().endswith("Describe the scene without nudity or sexual acts.")
+
+
 class _RedFraction:
     """A real (tiny) image classifier for the hook: the share of strongly red pixels counts as 'violence'."""
 

@@ -175,7 +175,8 @@ def _safety_block(
     images = [img for img in (plan.image, plan.last_image) if img is not None]
     if plan.video:
         images.append(plan.video[0])
-    decision = services.safety.check_request(texts=[plan.prompt, plan.negative_prompt], images=images)
+    decision = services.safety.check_request(
+        texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt}, images=images)
     if services.safety_audit is not None:
         record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts)
         services.safety_audit.write({**record, "job_id": job_id, "user_id": _user_id(user)})

@@ -92,7 +92,7 @@ def render_free_previews(
 def _check_prompt(services: Services, plan, user: Any) -> None:
     if services.safety is None:
         return
-    decision = services.safety.check_request(texts=[plan.prompt, plan.negative_prompt])
+    decision = services.safety.check_request(texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt})
     if services.safety_audit is not None:
         record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts)
         services.safety_audit.write({**record, "job_id": "free-preview", "user_id": _user_id(user)})

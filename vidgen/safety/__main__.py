@@ -14,7 +14,8 @@ def _check(args: argparse.Namespace) -> int:
     from vidgen.safety import SafetyFilter
 
     safety = SafetyFilter.from_policy(args.policy)
-    decision = safety.check_request(texts=[args.prompt, args.negative], images=args.image or [])
+    decision = safety.check_request(texts={"prompt": args.prompt, "negative prompt": args.negative},
+                                    images=args.image or [])
     out = decision.to_dict()
     out["message"] = decision.user_message()
     print(json.dumps(out, indent=2, ensure_ascii=False))

@@ -18,6 +18,7 @@ class SafetyDecision:
     score: float | None = None
     policy: str = ""
     scores: dict[str, float] = field(default_factory=dict, compare=False)
+    checked: str = ""  # the input this decision is about ("prompt", "negative prompt", "image"; "" for a request)
 
     @classmethod
     def allow(cls, policy: str, score: float | None = None, scores: dict[str, float] | None = None,
@@ -32,6 +33,8 @@ class SafetyDecision:
         if self.allowed:
             return ""
         hint = REPHRASE_HINTS.get(self.category or "", "Rephrase the prompt and try again.")
+        if self.checked == "negative prompt":  # steering away from a word still names it: say where it was
+            hint = "Negative prompts are checked like prompts: remove those words from it."
         return f"Blocked: {self.category_label()}: {self.reason}. {hint}"
 
     def to_dict(self) -> dict:
@@ -39,6 +42,7 @@ class SafetyDecision:
             "allowed": self.allowed, "category": self.category, "layer": self.layer, "reason": self.reason,
             "triggers": list(self.triggers), "score": None if self.score is None else round(self.score, 4),
             "policy": self.policy, "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "checked": self.checked,
         }
 
     def audit_record(self, text: str, store_raw: bool = False) -> dict:

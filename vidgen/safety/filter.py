@@ -4,7 +4,8 @@ classifier for images. The first layer that blocks decides, and the decision say
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from vidgen.safety.categories import CLASSIFIER_CATEGORIES, LABELS, SEXUAL_MINORS
@@ -52,22 +53,23 @@ class SafetyFilter:
         self.check_text("a calm lake at sunrise")
 
     # -- text --------------------------------------------------------------------------------------------
-    def check_text(self, text: str) -> SafetyDecision:
+    def check_text(self, text: str, what: str = "prompt") -> SafetyDecision:
+        """Check one text; `what` names it in the reason ("the negative prompt contains ...")."""
         if not text or not text.strip():
-            return SafetyDecision.allow(self.policy.name, reason="empty prompt")
+            return SafetyDecision.allow(self.policy.name, reason=f"empty {what}")
         norm = normalize(text)
         hits = match_rules(norm)
-        decision = self._rules_decision(norm, hits)
-        if decision is not None:
-            return decision
-        return self._classifier_decision(norm, hits, self.classifier.score(norm.text))
+        decision = self._rules_decision(norm, hits, what)
+        if decision is None:
+            decision = self._classifier_decision(norm, hits, self.classifier.score(norm.text), what)
+        return replace(decision, checked=what)
 
     def check_rules(self, text: str) -> SafetyDecision | None:
         """The rules layer alone: a block decision, or None when no rule fires (used for calibration)."""
         norm = normalize(text)
         return self._rules_decision(norm, match_rules(norm))
 
-    def _rules_decision(self, norm: NormalizedText, hits: RuleHits) -> SafetyDecision | None:
+    def _rules_decision(self, norm: NormalizedText, hits: RuleHits, what: str = "prompt") -> SafetyDecision | None:
         sexual = hits.explicit.get("sexual", ()) + hits.sexualising
         if hits.minors and sexual:
             reason = f"a minor ({_quote(hits.minors)}) appears together with sexual terms ({_quote(sexual)})"
@@ -79,14 +81,15 @@ class SafetyFilter:
             if not terms and self.policy.rule(category).suggestive_terms:
                 terms = hits.suggestive.get(category, ())
             if terms:
-                return self._block(category, "rules", f"the prompt contains {_quote(terms)}", terms, norm)
+                return self._block(category, "rules", f"the {what} contains {_quote(terms)}", terms, norm)
         return None
 
-    def _classifier_decision(self, norm: NormalizedText, hits: RuleHits, out: ClassifierOutput) -> SafetyDecision:
+    def _classifier_decision(self, norm: NormalizedText, hits: RuleHits, out: ClassifierOutput,
+                             what: str) -> SafetyDecision:
         scores = out.scores
         if hits.minors and scores["sexual"] >= self.policy.minors_sexual_threshold:
             words = out.triggers("sexual")
-            reason = (f"a minor ({_quote(hits.minors)}) appears in a prompt the classifier rates "
+            reason = (f"a minor ({_quote(hits.minors)}) appears in a {what} the classifier rates "
                       f"{scores['sexual']:.2f} for sexual content")
             return self._block(SEXUAL_MINORS, "classifier", reason, hits.minors + words, norm,
                                score=scores["sexual"], scores=scores)
@@ -94,7 +97,7 @@ class SafetyFilter:
             rule = self.policy.rule(category)
             if rule.block and scores[category] >= rule.threshold:
                 words = out.triggers(category)
-                reason = (f"the classifier rates it {scores[category]:.2f} for {LABELS[category]} "
+                reason = (f"the classifier rates the {what} {scores[category]:.2f} for {LABELS[category]} "
                           f"(threshold {rule.threshold:.2f})" + (f", mostly because of {_quote(words)}"
                                                                   if words else ""))
                 return self._block(category, "classifier", reason, words, norm,
@@ -132,18 +135,21 @@ class SafetyFilter:
         top = max(verdict.scores.values(), default=None)
         return SafetyDecision.allow(self.policy.name, score=top, scores=dict(verdict.scores))
 
-    def check_request(self, texts: Iterable[str | None] = (), images: Iterable = ()) -> SafetyDecision:
-        """Prompt, negative prompt, preset prompt and images of one request: the first block wins."""
-        for text in texts:
+    def check_request(self, texts: Mapping[str, str | None] | Iterable[str | None] = (),
+                      images: Iterable = ()) -> SafetyDecision:
+        """Prompt, negative prompt, preset prompt and images of one request: the first block wins. Name the
+        texts ({"prompt": ..., "negative prompt": ...}) and a block says which one it was (`checked`)."""
+        named = texts.items() if isinstance(texts, Mapping) else (("prompt", text) for text in texts)
+        for what, text in named:
             if text:
-                decision = self.check_text(text)
+                decision = self.check_text(text, what)
                 if not decision.allowed:
                     return decision
         for image in images:
             if image is not None:
                 decision = self.check_image(image)
                 if not decision.allowed:
-                    return decision
+                    return replace(decision, checked="image")
         return SafetyDecision.allow(self.policy.name)
 
 
