@@ -54,7 +54,7 @@ class ClassifierOutput:
 
 class PromptClassifier:
     """Loads once (about 7 s, most of it transformers' first import; 5 s more the first time given weights are
-    quantised, see `embedder.quantized_cache_dir`); `score` takes 5-15 ms per prompt on one CPU core.
+    quantised, see `embedder.quantized_cache_dir`); `score` takes 5-15 ms per prompt and member on one CPU core.
 
     Loading runs torch on a thread of its own with one intra-op thread (see `vidgen.torch_thread`); scoring
     runs no torch at all (onnxruntime on one thread, the caller's), one prompt at a time.
