@@ -167,6 +167,18 @@ def run_job(
         cancel.set()  # no-op after a normal end; stops the render if the consumer left early
 
 
+def check_and_audit(services: Services, plan: RenderPlan, images: list, user: Any, job_id: str):
+    """The plan's prompt, negative prompt and `images` through the safety filter, with an audit record (when
+    the deployment keeps an audit log); returns the SafetyDecision. Jobs and free previews call it before any
+    model work."""
+    decision = services.safety.check_request(
+        texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt}, images=images)
+    if services.safety_audit is not None:
+        record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts)
+        services.safety_audit.write({**record, "job_id": job_id, "user_id": _user_id(user)})
+    return decision
+
+
 def _safety_block(
     services: Services, request: GenerationRequest, plan: RenderPlan, user: Any, job_id: str
 ) -> Failed | None:
@@ -175,11 +187,7 @@ def _safety_block(
     images = [img for img in (plan.image, plan.last_image) if img is not None]
     if plan.video:
         images.append(plan.video[0])
-    decision = services.safety.check_request(
-        texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt}, images=images)
-    if services.safety_audit is not None:
-        record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts)
-        services.safety_audit.write({**record, "job_id": job_id, "user_id": _user_id(user)})
+    decision = check_and_audit(services, plan, images, user, job_id)
     if decision.allowed:
         return None
     message = decision.user_message()

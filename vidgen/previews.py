@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from vidgen.catalog import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, ModelEntry
-from vidgen.jobs import Services
+from vidgen.jobs import Services, check_and_audit
 from vidgen.media import to_uint8, upscale
 from vidgen.requests import ImageToVideoRequest, InvalidRequest, TextToVideoRequest, plan_render
 
@@ -92,10 +92,7 @@ def render_free_previews(
 def _check_prompt(services: Services, plan, user: Any) -> None:
     if services.safety is None:
         return
-    decision = services.safety.check_request(texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt})
-    if services.safety_audit is not None:
-        record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts)
-        services.safety_audit.write({**record, "job_id": "free-preview", "user_id": _user_id(user)})
+    decision = check_and_audit(services, plan, [], user, "free-preview")
     if not decision.allowed:
         raise PreviewRefused("blocked", decision.user_message())
 

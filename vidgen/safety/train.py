@@ -281,8 +281,7 @@ def _fold_count(cross_fit_dir: Path) -> int:
 
 
 def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
-    """What the classifier reads of each prompt (`PromptClassifier.score` drops quality tags the same way)."""
-    return [without_quality_tags(normalize(r.prompt).text) for r in rows]
+    return [normalize(r.prompt).text for r in rows]
 
 
 def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_dir: Path, threads: int,
@@ -292,7 +291,8 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     fit_rows = (fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
                 + in_benign_context(fit_rows, config.context_copies)
                 + named_people_rows(FIT_NAMES, config.named_people, seed=config.seed))
-    texts = normalised_texts(fit_rows)
+    # What the classifier reads: `PromptClassifier.score` drops quality tags the same way when scoring.
+    texts = [without_quality_tags(t) for t in normalised_texts(fit_rows)]
     states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
     y = np.stack([targets(r, config) for r in fit_rows])
     weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
