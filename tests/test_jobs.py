@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 
@@ -136,6 +137,10 @@ def test_a_blocked_negative_prompt_is_named_as_such(services, free_user):
     audit = services.settings.data_dir / "safety_audit.jsonl"
     [record] = [json.loads(line) for line in audit.read_text().splitlines()]
     assert record["checked"] == "negative prompt" and services.ledger.balance(free_user).used_s == 0
+    # the text that decided is in the record as a hash, like the prompt; neither raw text is stored by default
+    assert record["negative_prompt_sha256"] == hashlib.sha256(b"explicit porn, nude").hexdigest()
+    assert record["prompt_sha256"] == hashlib.sha256(b"a calm lake").hexdigest()
+    assert "explicit porn" not in audit.read_text() and "a calm lake" not in audit.read_text()
 
 
 def test_quota_refuses_when_the_budget_is_spent(services, free_user):

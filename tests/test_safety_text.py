@@ -151,6 +151,10 @@ def test_decision_message_and_audit_record() -> None:
     assert record["prompt_sha256"] == hashlib.sha256(b"a nude figure").hexdigest()
     assert "prompt" not in record and record["layer"] == "rules" and record["triggers"] == ["nude"]
     assert decision.audit_record("a nude figure", store_raw=True)["prompt"] == "a nude figure"
+    assert "negative_prompt_sha256" not in record  # no negative prompt, no hash of an empty text
+    both = decision.audit_record("a lake", negative_prompt="nude", store_raw=True)
+    assert both["negative_prompt_sha256"] == hashlib.sha256(b"nude").hexdigest()
+    assert (both["prompt"], both["negative_prompt"]) == ("a lake", "nude")
     assert SafetyDecision.allow("default").user_message() == ""
 
 

@@ -174,7 +174,8 @@ def check_and_audit(services: Services, plan: RenderPlan, images: list, user: An
     decision = services.safety.check_request(
         texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt}, images=images)
     if services.safety_audit is not None:
-        record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts)
+        record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts,
+                                       negative_prompt=plan.negative_prompt)
         services.safety_audit.write({**record, "job_id": job_id, "user_id": _user_id(user)})
     return decision
 

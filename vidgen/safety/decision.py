@@ -45,10 +45,13 @@ class SafetyDecision:
             "checked": self.checked,
         }
 
-    def audit_record(self, text: str, store_raw: bool = False) -> dict:
-        """The decision plus a sha256 of the checked text; the raw text only when the deployment opts in."""
+    def audit_record(self, text: str, store_raw: bool = False, negative_prompt: str = "") -> dict:
+        """The decision plus a sha256 of the checked prompt (and of the negative prompt, when there is one, since
+        either can decide: see `checked`); the raw texts only when the deployment opts in."""
         record = {k: v for k, v in self.to_dict().items() if k != "scores"}
-        record["prompt_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if store_raw:
-            record["prompt"] = text
+        texts = {"prompt": text, "negative_prompt": negative_prompt} if negative_prompt else {"prompt": text}
+        for name, value in texts.items():
+            record[f"{name}_sha256"] = hashlib.sha256(value.encode("utf-8")).hexdigest()
+            if store_raw:
+                record[name] = value
         return record
