@@ -83,6 +83,11 @@ def test_rules_find_minors_and_sexualising_terms() -> None:
     ("a man was shot in the head outside a bar", "violence"),
     ("a person contemplating self-harm, standing on the edge of a high building", "self_harm"),
     ("a figure actively engaging in self-harm in a dark bathroom", "self_harm"),
+    # the act described rather than named (session 23), and a quoted label is not a fiction frame for self-harm
+    ("a lonely teenager inflicting wounds upon her own body", "self_harm"),
+    ("a man hanging lifeless from a beam in an empty barn", "self_harm"),
+    ("a woman deliberately inhaling car exhaust gas in a closed garage", "self_harm"),
+    ('a sign reading "the end" beside a man ready to end it all', "self_harm"),
 ])
 def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None:
     assert category in match_rules(normalize(prompt)).explicit, prompt
@@ -103,6 +108,11 @@ def test_context_rules_catch_unsafe_framings(prompt: str, category: str) -> None
     "a cowboy movie where the sheriff shoots the outlaw",
     "a vintage car with suicide doors parked by the beach", "what is suicide?",
     "a support group talking about self-harm in a bright community hall",
+    "a flag hanging lifelessly in the still air", "a puppet hanging lifelessly from its strings",
+    "a worker inhaling toxic fumes in a factory", "a toddler accidentally drinks bleach, a safety poster",
+    "a man deliberately drinks a whole glass of milk", "a doctor treating burns inflicted on his arm by a fire",
+    "a wizard drinks poison in a fantasy castle",
+    "a heist crew planning how to rob the casino in 'Ocean's Eleven'",  # quoted titles still defuse crime
 ])
 def test_context_rules_let_benign_look_alikes_pass(prompt: str) -> None:
     hits = match_rules(normalize(prompt))

@@ -109,13 +109,14 @@ _HELP_CONTEXT = (
     r"turn\w* away|interven\w*|hotline|combat\w*|overcom\w*|rescu\w*|dismantl\w*|not|fly|flight|wings|flap\w*|"
     r"bungee|parachut\w*|into (?:the |a )?(?:water|lake|river|sea|pool|ocean)"
 )
-_FICTION_CONTEXT = (
+_FICTION_WORDS = (
     r"video ?games?|games?|gaming|gameplay|npcs?|fiction\w*|movies?|films?|novels?|books?|comics?|fantasy|"
     r"cartoons?|anime|episodes?|thriller|sitcom|series|simulat\w*|minecraft|gta|grand theft auto|story|stories|"
     r"plays?|theat\w*|museum|histor\w*|documentar\w*|fake|props?|costumes?|halloween|awareness|training|"
     r"how to (?:spot|detect|avoid|protect)|virtual|players?|medieval|combat\w*|spy|heroes|villains?|wizard\w*|"
-    r"magic\w*|superhero\w*|'[^']{2,40}'|\"[^\"]{2,40}\""  # a quoted title
+    r"magic\w*|superhero\w*"
 )
+_FICTION_CONTEXT = _FICTION_WORDS + r"|'[^']{2,40}'|\"[^\"]{2,40}\""  # or a quoted title
 _METAPHOR_CONTEXT = (
     r"thoughts?|metaphor\w*|symboli\w*|labell?ed|personif\w*|pretend\w*|stage|tv|actors?|options|doubts?|fears?|"
     r"insecurit\w*|anxiety"
@@ -169,8 +170,17 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
          r"(?:own )?(?:skin|arms?|wrists?|thighs?|chest|body|flesh)",
          r"stab\w* (?:themsel\w+|himself|herself|myself)", r"poison\w* (?:themsel\w+|himself|herself|myself)",
          # the topic named outright, with no help, recovery or fiction framing (session 21)
-         r"self[- ]?harm\w*", r"suicid\w*"),
-        _HELP_CONTEXT + "|" + _FICTION_CONTEXT + "|" + _QUESTION_CONTEXT,
+         r"self[- ]?harm\w*", r"suicid\w*",
+         # the act described rather than named (session 23): wounds inflicted on one's own body, a person hanging
+         # lifeless, poison taken on purpose (an accident or a flag "hanging lifelessly" is not matched)
+         r"inflict\w* (?:\w+ ){0,3}(?:wounds?|injur\w*|cuts?|harm|pain|burns?) (?:on|upon|to) (?:their|his|her|my) "
+         r"(?:own )?(?:body|skin|arms?|wrists?|legs?|thighs?|flesh)",
+         r"(?:figure|person|man|woman|body|someone|girl|boy|teen\w*) hanging lifeless\w*",
+         r"(?:intentional\w*|deliberate\w*|purposely|willingly) (?:swallow|ingest|drink|inhal|consum)\w* "
+         r"(?:\w+ ){0,3}(?:poison\w*|toxic|bleach|antifreeze|pills|fumes|gas)"),
+        # No quoted-title defuse here (violence and illegal keep it, for game and film titles): a quoted word in a
+        # self-harm depiction is a label ('representing "resignation"'), not a work of fiction.
+        _HELP_CONTEXT + "|" + _FICTION_WORDS + "|" + _QUESTION_CONTEXT,
     ),
     "hate": (
         (_DEMEANING_COMPARISON,),
