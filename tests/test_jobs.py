@@ -129,16 +129,16 @@ def test_unsafe_prompt_is_blocked_before_any_charge(services, free_user):
 
 
 def test_a_blocked_negative_prompt_is_named_as_such(services, free_user):
-    request = TextToVideoRequest(prompt="a calm lake", negative_prompt="explicit porn, nude")
+    request = TextToVideoRequest(prompt="a calm lake", negative_prompt="explicit porn, a naked woman")
     events, last = finish(services, request, free_user)
     assert isinstance(last, Failed) and last.kind == "blocked"
     assert last.message.startswith("Blocked: sexual content: the negative prompt contains")
-    assert "remove those words" in last.message
+    assert "Remove those words from the negative prompt" in last.message
     audit = services.settings.data_dir / "safety_audit.jsonl"
     [record] = [json.loads(line) for line in audit.read_text().splitlines()]
     assert record["checked"] == "negative prompt" and services.ledger.balance(free_user).used_s == 0
     # the text that decided is in the record as a hash, like the prompt; neither raw text is stored by default
-    assert record["negative_prompt_sha256"] == hashlib.sha256(b"explicit porn, nude").hexdigest()
+    assert record["negative_prompt_sha256"] == hashlib.sha256(b"explicit porn, a naked woman").hexdigest()
     assert record["prompt_sha256"] == hashlib.sha256(b"a calm lake").hexdigest()
     assert "explicit porn" not in audit.read_text() and "a calm lake" not in audit.read_text()
 

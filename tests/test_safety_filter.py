@@ -240,19 +240,61 @@ def test_quality_tags_do_not_hide_what_the_prompt_shows(filters, classifier) -> 
 def test_check_request_first_block_wins(filters) -> None:
     safety = filters["default"]
     assert safety.check_request(texts=["a calm lake", None, ""], images=[]).allowed
-    decision = safety.check_request(texts=["a calm lake", "nsfw, nude"])
-    assert not decision.allowed and decision.triggers[0] in ("nsfw", "nude")
+    decision = safety.check_request(texts=["a calm lake", "a nude woman"])
+    assert not decision.allowed and decision.triggers[0] == "nude"
 
 
 def test_a_block_names_the_text_it_came_from(filters) -> None:
     safety = filters["default"]
-    decision = safety.check_request(texts={"prompt": "a calm lake", "negative prompt": "nsfw, nude"})
+    decision = safety.check_request(texts={"prompt": "a calm lake"}, negative_prompt="blurry, a nude woman")
     assert not decision.allowed and decision.checked == "negative prompt"
     assert decision.reason.startswith("the negative prompt contains")
-    assert "Negative prompts are checked like prompts" in decision.user_message()
-    decision = safety.check_request(texts={"prompt": "a naked woman", "negative prompt": "blurry"})
+    assert "Remove those words from the negative prompt" in decision.user_message()
+    decision = safety.check_request(texts={"prompt": "a naked woman"}, negative_prompt="blurry")
     assert decision.checked == "prompt" and decision.reason.startswith("the prompt contains")
     assert decision.user_message().endswith("Describe the scene without nudity or sexual acts.")
+
+
+# A negative prompt steers away from what it names (rules.AVOIDANCE_WORDS, rules.steering_words).
+AVOIDANCE_NEGATIVES = ["nsfw, nude", "(nsfw:1.4), (nudity:1.2), explicit porn, lowres", "gore, blood, violence",
+                       "NSFW, N.U.D.E, graphic violence, disturbing", "nsfw, text, watermark, crowd, people"]
+
+
+@pytest.mark.parametrize("negative", AVOIDANCE_NEGATIVES)
+def test_naming_what_to_avoid_in_a_negative_prompt_passes_every_policy(filters, negative: str) -> None:
+    for name, safety in filters.items():
+        decision = safety.check_request(texts={"prompt": "a woman walking on a beach"}, negative_prompt=negative)
+        assert decision.allowed, (name, negative, decision)
+
+
+@pytest.mark.parametrize("negative", ["clothes, clothing", "(fully clothed:1.5), blurry", "censored, mosaic",
+                                      "shirt, bra, underwear"])
+def test_a_negative_prompt_that_steers_toward_nudity_is_blocked(filters, negative: str) -> None:
+    for name, safety in filters.items():
+        decision = safety.check_request(texts={"prompt": "a woman on a beach"}, negative_prompt=negative)
+        assert not decision.allowed and decision.category == "sexual", (name, negative, decision)
+        assert decision.checked == "negative prompt" and "steers away from" in decision.reason
+        assert decision.reason.endswith("which asks for nudity")
+
+
+def test_a_negative_prompt_that_steers_toward_a_minor_is_blocked_even_where_sexual_content_is_allowed(
+        tmp_path, classifier) -> None:
+    lax = tmp_path / "lax.yaml"
+    lax.write_text("name: lax\ncategories:\n  sexual: {action: allow}\n")
+    safety = SafetyFilter(Policy.load(lax), classifier=classifier, image_classifier=None)
+    assert safety.check_request(texts={"prompt": "a woman on a beach"}, negative_prompt="clothes").allowed
+    decision = safety.check_request(texts={"prompt": "a sexy girl in a bikini"}, negative_prompt="adult, mature")
+    assert not decision.allowed and decision.category == "sexual_minors"
+    assert decision.triggers == ("adult", "mature") and decision.checked == "negative prompt"
+    # without sexual terms in the prompt, steering away from adults is an ordinary request
+    assert safety.check_request(texts={"prompt": "kids playing football"}, negative_prompt="adults").allowed
+
+
+@pytest.mark.parametrize("negative", ["snow covered mountains, people", "a naked woman", "nude women"])
+def test_a_negative_prompt_is_otherwise_read_like_a_prompt(filters, negative: str) -> None:
+    # segments that are not only avoidance words are checked as written: "covered" alone is not steering
+    decision = filters["default"].check_request(texts={"prompt": "a calm lake"}, negative_prompt=negative)
+    assert decision.allowed == negative.startswith("snow"), (negative, decision)
 
 
 class _RedFraction:

@@ -172,7 +172,7 @@ def check_and_audit(services: Services, plan: RenderPlan, images: list, user: An
     the deployment keeps an audit log); returns the SafetyDecision. Jobs and free previews call it before any
     model work."""
     decision = services.safety.check_request(
-        texts={"prompt": plan.prompt, "negative prompt": plan.negative_prompt}, images=images)
+        texts={"prompt": plan.prompt}, negative_prompt=plan.negative_prompt, images=images)
     if services.safety_audit is not None:
         record = decision.audit_record(plan.prompt, store_raw=services.settings.store_raw_prompts,
                                        negative_prompt=plan.negative_prompt)

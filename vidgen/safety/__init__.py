@@ -3,7 +3,7 @@ pluggable image classifier, under per-deployment policies (default, classroom, r
 
     from vidgen.safety import SafetyFilter
     f = SafetyFilter.from_policy("default")
-    d = f.check_request(texts={"prompt": prompt, "negative prompt": negative_prompt}, images=[upload])
+    d = f.check_request(texts={"prompt": prompt}, negative_prompt=negative_prompt, images=[upload])
     if not d.allowed: show(d.user_message())
 """
 

@@ -14,7 +14,7 @@ def _check(args: argparse.Namespace) -> int:
     from vidgen.safety import SafetyFilter
 
     safety = SafetyFilter.from_policy(args.policy)
-    decision = safety.check_request(texts={"prompt": args.prompt, "negative prompt": args.negative},
+    decision = safety.check_request(texts={"prompt": args.prompt}, negative_prompt=args.negative,
                                     images=args.image or [])
     out = decision.to_dict()
     out["message"] = decision.user_message()

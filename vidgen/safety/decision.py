@@ -33,8 +33,9 @@ class SafetyDecision:
         if self.allowed:
             return ""
         hint = REPHRASE_HINTS.get(self.category or "", "Rephrase the prompt and try again.")
-        if self.checked == "negative prompt":  # steering away from a word still names it: say where it was
-            hint = "Negative prompts are checked like prompts: remove those words from it."
+        if self.checked == "negative prompt":  # say where it was; naming what to avoid ("nsfw", "gore") is fine
+            hint = ("Remove those words from the negative prompt; naming what to avoid there, such as \"nsfw\" or "
+                    "\"gore\", is fine.")
         return f"Blocked: {self.category_label()}: {self.reason}. {hint}"
 
     def to_dict(self) -> dict:

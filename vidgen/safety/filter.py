@@ -14,7 +14,7 @@ from vidgen.safety.decision import SafetyDecision
 from vidgen.safety.image import ImageClassifier, as_pil, make_image_classifier
 from vidgen.safety.normalize import NormalizedText, normalize
 from vidgen.safety.policy import Policy
-from vidgen.safety.rules import RuleHits, match_rules
+from vidgen.safety.rules import RuleHits, match_rules, steering_words, without_avoidance_tags
 
 _UNSET = object()
 
@@ -135,16 +135,34 @@ class SafetyFilter:
         top = max(verdict.scores.values(), default=None)
         return SafetyDecision.allow(self.policy.name, score=top, scores=dict(verdict.scores))
 
+    def check_negative_prompt(self, negative: str, prompt: str = "") -> SafetyDecision:
+        """A negative prompt steers away from what it names (see `rules.AVOIDANCE_WORDS`): tags such as "nsfw" or
+        "gore" are dropped, steering toward nudity (or, with sexual terms in `prompt`, toward a minor) is blocked,
+        and the rest is checked like a prompt."""
+        what = "negative prompt"
+        norm = normalize(negative or "")
+        if steering := steering_words(norm, match_rules(normalize(prompt or ""))):
+            category, words = steering
+            if category == SEXUAL_MINORS or self.policy.blocks(category):
+                asks_for = "a minor, since the prompt has sexual terms" if category == SEXUAL_MINORS else "nudity"
+                reason = f"the {what} steers away from {_quote(words)}, which asks for {asks_for}"
+                return replace(self._block(category, "rules", reason, words, norm), checked=what)
+        return self.check_text(without_avoidance_tags(norm.text), what)
+
     def check_request(self, texts: Mapping[str, str | None] | Iterable[str | None] = (),
-                      images: Iterable = ()) -> SafetyDecision:
-        """Prompt, negative prompt, preset prompt and images of one request: the first block wins. Name the
-        texts ({"prompt": ..., "negative prompt": ...}) and a block says which one it was (`checked`)."""
-        named = texts.items() if isinstance(texts, Mapping) else (("prompt", text) for text in texts)
+                      images: Iterable = (), negative_prompt: str | None = None) -> SafetyDecision:
+        """Prompt, preset prompt, negative prompt and images of one request: the first block wins. Name the
+        texts ({"prompt": ..., "preset prompt": ...}) and a block says which one it was (`checked`)."""
+        named = list(texts.items() if isinstance(texts, Mapping) else (("prompt", text) for text in texts))
         for what, text in named:
             if text:
                 decision = self.check_text(text, what)
                 if not decision.allowed:
                     return decision
+        if negative_prompt and negative_prompt.strip():
+            decision = self.check_negative_prompt(negative_prompt, " ".join(text for _, text in named if text))
+            if not decision.allowed:
+                return decision
         for image in images:
             if image is not None:
                 decision = self.check_image(image)

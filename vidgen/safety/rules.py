@@ -250,3 +250,49 @@ def match_rules(norm: NormalizedText) -> RuleHits:
             explicit[category] = explicit.get(category, ()) + hits
     return RuleHits(explicit=explicit, suggestive=suggestive, minors=_find(_MINOR_RE, *views),
                     sexualising=_find(_SEXUALISING_RE, *views), defused=defused)
+
+
+# A negative prompt names what the model is steered away from, so it reads the other way round. Naming unsafe
+# content there ("nsfw, nude", "(gore:1.3)", "explicit porn") asks for safety: a comma-separated segment made only
+# of such words is dropped before the negative prompt is checked. Steering away from clothing asks for nudity, and
+# steering away from adulthood while the prompt has sexual terms asks for a sexualised minor: both are blocked.
+AVOIDANCE_WORDS = frozenset("""
+    nsfw nsfl nude nudes nudity naked nipples genitals genitalia porn porno pornography pornographic explicit
+    sexual sex sexy erotic lewd suggestive cleavage hentai content gore gory blood bloody violence violent graphic
+    weapons weapon guns gun injury injuries wounds corpse corpses death disturbing scary horror creepy drugs self
+    harm hate symbols offensive and
+""".split())
+_SEGMENTS = re.compile(r"[,;\n|]")
+
+
+def without_avoidance_tags(negative: str) -> str:
+    """A normalised negative prompt minus its segments made only of AVOIDANCE_WORDS (weights such as ":1.3" and
+    brackets ignored)."""
+    def avoidance_only(segment: str) -> bool:
+        words = re.findall(r"[a-z]+", segment)
+        return bool(words) and all(word in AVOIDANCE_WORDS for word in words)
+
+    return ", ".join(s.strip() for s in _SEGMENTS.split(negative) if s.strip() and not avoidance_only(s))
+
+
+_TOWARD_NUDITY = _compile((
+    r"(?:fully )?cloth(?:es|ing|ed)", r"dressed", r"garments?", r"outfits?", r"shirts?", r"t-shirts?", r"bras?",
+    r"underwear", r"panties", r"swimsuits?", r"swimwear", r"pants", r"trousers", r"skirts?", r"censor\w*",
+    r"mosaic", r"modest\w*", r"covered (?:up|body|chest|breasts?)",
+))
+_TOWARD_MINORS = _compile((
+    r"adults?", r"adult (?:body|face|woman|man)", r"mature", r"grown[- ]?ups?", r"of (?:legal )?age",
+    r"(?:1[89]|[2-9][0-9])[ -]?(?:years?|yrs?)[ -]?old",
+))
+
+
+def steering_words(negative: NormalizedText, prompt_hits: RuleHits) -> tuple[str, tuple[str, ...]] | None:
+    """(category, words) when a negative prompt steers toward nudity or, with sexual terms in the prompt, toward a
+    minor; None otherwise."""
+    views = (negative.text, negative.compact)
+    prompt_sexual = prompt_hits.sexual_terms() + prompt_hits.sexualising
+    if prompt_sexual and (words := _find(_TOWARD_MINORS, *views)):
+        return "sexual_minors", words
+    if words := _find(_TOWARD_NUDITY, *views):
+        return "sexual", words
+    return None
