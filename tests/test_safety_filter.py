@@ -199,6 +199,20 @@ def test_the_onnx_graph_gives_the_transformers_numbers_and_int8_stays_close() ->
             assert cosine > 0.99
 
 
+def test_members_scored_side_by_side_give_the_sequential_numbers(classifier) -> None:
+    prompts = [ATTACK, "a calm lake at sunrise", "a nude woman on a beach", LONG_PREAMBLE + ATTACK]
+    assert classifier._pool is not None and len(classifier._members) > 1  # the shipped weights are an ensemble
+    side_by_side = [classifier.score(p) for p in prompts]
+    pool, classifier._pool = classifier._pool, None
+    try:
+        sequential = [classifier.score(p) for p in prompts]
+    finally:
+        classifier._pool = pool
+    for a, b in zip(side_by_side, sequential, strict=True):
+        assert a.scores == b.scores and a.words == b.words
+        np.testing.assert_array_equal(a.word_contrib, b.word_contrib)
+
+
 def test_token_windows_cover_every_token_and_overlap() -> None:
     assert token_windows(list(range(10)), size=94, stride=64) == [list(range(10))]
     windows = token_windows(list(range(229)), size=94, stride=64)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -38,19 +40,30 @@ def _evaluate(args: argparse.Namespace) -> int:
         safety = SafetyFilter(policy, classifier=PromptClassifier(Path(args.weights)))
     else:
         safety = SafetyFilter.from_policy(args.policy)
-    print(f"evaluating {len(rows)} prompts ({args.split} split, policy {args.policy}; the classifier runs on "
-          "one thread, as in the app)", file=sys.stderr)
+    print(f"evaluating {len(rows)} prompts ({args.split} split, policy {args.policy}; the classifier runs as in "
+          "the app: one thread per ensemble member, members side by side)", file=sys.stderr)
     result = evaluate(safety, rows, progress=lambda m: print(m, file=sys.stderr))
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")
     if args.details:
-        details = {"split": args.split, "policy": args.policy, "classifier_threads": 1,
+        details = {"split": args.split, "policy": args.policy, "classifier_threads_per_member": 1,
+                   "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
                    "counts": counts(rows), **result}
         Path(args.details).write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
     print(text)
     return 0
+
+
+def _cpu_name() -> str:
+    """The CPU model and whether it has VNNI (int8 products in one step; latency depends on it)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    return f"{name} ({'with' if 'vnni' in info else 'without'} VNNI)"
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -11,8 +11,10 @@ takes its highest window: words past the first window count, so unsafe text cann
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +59,8 @@ class PromptClassifier:
     quantised, see `embedder.quantized_cache_dir`); `score` takes 5-15 ms per prompt and member on one CPU core.
 
     Loading runs torch on a thread of its own with one intra-op thread (see `vidgen.torch_thread`); scoring
-    runs no torch at all (onnxruntime on one thread, the caller's), one prompt at a time.
+    runs no torch at all (onnxruntime, one thread per member, members side by side on up to as many cores), one
+    prompt at a time.
     """
 
     def __init__(self, weights_dir: Path = WEIGHTS_DIR, quantize: bool = True):
@@ -70,6 +73,10 @@ class PromptClassifier:
         member_dirs = [weights_dir / name for name in meta.get("members", [])] or [weights_dir]
         self._tokenizer, minilm = load_minilm()
         self._members = [_load_member(d, self.categories, minilm, quantize) for d in member_dirs]
+        # Members score a window side by side (onnxruntime releases the GIL): a three-member check takes the time
+        # of two passes on two cores, not three. Each member still runs on one thread, and results are identical.
+        workers = min(len(self._members), os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="vidgen-safety") if workers > 1 else None
 
     def score(self, text: str) -> ClassifierOutput:
         """Scores of normalised `text`, without its image-quality tags (see `normalize.without_quality_tags`)."""
@@ -88,7 +95,10 @@ class PromptClassifier:
         return outputs[0] if len(outputs) == 1 else highest_per_category(outputs)
 
     def _score_window(self, input_ids: list[int]) -> ClassifierOutput:
-        shares = [member.logit_shares(input_ids) for member in self._members]
+        if self._pool is None:
+            shares = [member.logit_shares(input_ids) for member in self._members]
+        else:
+            shares = list(self._pool.map(lambda member: member.logit_shares(input_ids), self._members))
         per_token = np.mean([tokens for tokens, _ in shares], axis=0)  # sums to logit - bias
         logits = np.mean([tokens.sum(axis=0) + bias for tokens, bias in shares], axis=0)
         probs = 1.0 / (1.0 + np.exp(-logits))

@@ -53,7 +53,8 @@ class OnnxEncoder:
     """Hidden states of one unpadded token sequence, from a torch BERT model's current weights.
 
     `layers` keeps only the first encoder layers (training reads the frozen layers' output this way, with the
-    same numbers as inference). Sessions use one thread: a prompt check never takes a render's cores.
+    same numbers as inference). Sessions use one thread each: a check takes at most one core per ensemble
+    member, for milliseconds, and never a render's thread pool.
     """
 
     def __init__(self, model, quantize: bool = True, layers: int | None = None):
