@@ -80,7 +80,8 @@ def common_controls(services: Services, mode: str, prompt_label: str) -> CommonC
     model = gr.Dropdown(model_choices(services, mode), value=entry.id, label="Model")
     prompt = gr.Textbox(label=prompt_label, lines=2, placeholder=_placeholder(entry), elem_classes=["prompt"])
     with gr.Accordion("Settings", open=False):
-        negative = gr.Textbox(label="Negative prompt", value="", placeholder=entry.negative_prompt or "")
+        negative = gr.Textbox(label="Negative prompt", value="", placeholder=entry.negative_prompt or "",
+                              info="What to steer away from, e.g. \"blurry, nsfw\". The safety filter reads it too.")
         with gr.Row():
             # Choices follow the chosen model in the page; API callers may pick another model, so the values
             # are checked against that model's catalog entry on the server (plan_render), not here.
