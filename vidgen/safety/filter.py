@@ -141,7 +141,7 @@ class SafetyFilter:
         and the rest is checked like a prompt."""
         what = "negative prompt"
         norm = normalize(negative or "")
-        if steering := steering_words(norm, match_rules(normalize(prompt or ""))):
+        if steering := steering_words(norm, prompt or ""):
             category, words = steering
             if category == SEXUAL_MINORS or self.policy.blocks(category):
                 asks_for = "a minor, since the prompt has sexual terms" if category == SEXUAL_MINORS else "nudity"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vidgen.safety.normalize import NormalizedText
+from vidgen.safety.categories import SEXUAL_MINORS
+from vidgen.safety.normalize import NormalizedText, normalize
 
 # Phrases that contain a trigger word but are harmless; they are masked out before terms are matched.
 BENIGN_PHRASES = (
@@ -281,18 +282,19 @@ _TOWARD_NUDITY = _compile((
     r"mosaic", r"modest\w*", r"covered (?:up|body|chest|breasts?)",
 ))
 _TOWARD_MINORS = _compile((
-    r"adults?", r"adult (?:body|face|woman|man)", r"mature", r"grown[- ]?ups?", r"of (?:legal )?age",
+    r"adults?", r"mature", r"grown[- ]?ups?", r"of (?:legal )?age",
     r"(?:1[89]|[2-9][0-9])[ -]?(?:years?|yrs?)[ -]?old",
 ))
 
 
-def steering_words(negative: NormalizedText, prompt_hits: RuleHits) -> tuple[str, tuple[str, ...]] | None:
-    """(category, words) when a negative prompt steers toward nudity or, with sexual terms in the prompt, toward a
-    minor; None otherwise."""
+def steering_words(negative: NormalizedText, prompt: str) -> tuple[str, tuple[str, ...]] | None:
+    """(category, words) when a negative prompt steers toward nudity or, with sexual terms in `prompt`, toward a
+    minor; None otherwise. The prompt is only read when the negative prompt names adulthood."""
     views = (negative.text, negative.compact)
-    prompt_sexual = prompt_hits.sexual_terms() + prompt_hits.sexualising
-    if prompt_sexual and (words := _find(_TOWARD_MINORS, *views)):
-        return "sexual_minors", words
+    if words := _find(_TOWARD_MINORS, *views):
+        prompt_hits = match_rules(normalize(prompt))
+        if prompt_hits.sexual_terms() + prompt_hits.sexualising:
+            return SEXUAL_MINORS, words
     if words := _find(_TOWARD_NUDITY, *views):
         return "sexual", words
     return None
