@@ -56,13 +56,14 @@ def train_fold(data: str, name: str, seed: int, fold: int, out: str, device: str
     import torch
 
     from vidgen.safety.data import load
-    from vidgen.safety.train import fold_of, is_trainable, train_and_export
+    from vidgen.safety.train import fold_of, is_trainable, teacher_fold, train_and_export
 
     torch.set_num_threads(1)
     started = time.time()
     config = recipe_config(name, seed, recipes)
     rows = [r for r in load(data) if is_trainable(r, config) and fold_of(r.prompt, FOLDS) != fold]
-    train_and_export(rows, config, Path(out), threads=1, log=lambda _: None, device=device)
+    train_and_export(rows, config, Path(out), threads=1, log=lambda _: None, device=device,
+                     teacher_dir=teacher_fold(config, fold))
     return time.time() - started
 
 

@@ -324,3 +324,77 @@ def test_the_train_command_passes_named_people_to_the_recipe(tmp_path):
     meta = json.loads((out / "classifier.json").read_text())
     assert meta["train_config"]["named_people"] == 5
     assert json.loads((out / "calibration.json").read_text())["operating_points"]["default"]
+
+
+def _exported_teacher(path):
+    """A small model that rates UNSAFE sexual and BENIGN harmless, exported like a fold model."""
+    config = TrainConfig(epochs=6, batch_size=4, lr=3e-3, portraits=0, layers=(5,))
+    states, y = _unsafe_and_benign(first_adapted=5)
+    export(fit(states, y, np.ones(len(states), np.float32), config, log=lambda _: None), config, path, {})
+    return path
+
+
+def test_teacher_fold_reads_both_cross_fit_layouts_and_names_a_missing_fold(tmp_path):
+    from dataclasses import replace
+
+    from vidgen.safety.train import teacher_fold
+
+    config = TrainConfig()
+    assert teacher_fold(config, 0) is None  # no teacher: plain labels
+    for root, fold_dir in ((tmp_path / "sweep", tmp_path / "sweep" / "fold1"),  # safety_sweep's seed folder
+                           (tmp_path / "ens", tmp_path / "ens" / "folds" / "fold1")):  # `ensemble --out`
+        fold_dir.mkdir(parents=True)
+        (fold_dir / "classifier.json").write_text("{}")
+        assert teacher_fold(replace(config, teacher=str(root)), 1) == fold_dir
+        with pytest.raises(FileNotFoundError, match="fold2"):
+            teacher_fold(replace(config, teacher=str(root)), 2)
+
+
+def test_distilled_targets_blend_the_labels_with_the_teachers_scores(tmp_path):
+    from vidgen.safety.train import distilled_targets
+
+    teacher = _exported_teacher(tmp_path / "teacher")
+    scores = PromptClassifier(teacher).score
+    soft = np.array([[scores(t).scores[c] for c in CLASSIFIER_CATEGORIES] for t in (UNSAFE, BENIGN)])
+    labels = np.zeros_like(soft)
+    labels[0, CLASSIFIER_CATEGORIES.index("sexual")] = 1.0
+    blended = distilled_targets(labels, [UNSAFE, BENIGN], teacher, weight=0.25)
+    assert np.allclose(blended, 0.75 * labels + 0.25 * soft, atol=1e-6)
+    assert soft[0, CLASSIFIER_CATEGORIES.index("sexual")] > 0.5  # the teacher has something to teach
+
+
+def test_a_student_learns_what_its_teacher_says_over_its_labels(tmp_path):
+    """Labels swapped on purpose: alone the student learns them; taught with weight 1 it learns the teacher."""
+    from dataclasses import replace
+
+    from vidgen.safety.data import load
+    from vidgen.safety.train import train_and_export
+
+    _exported_teacher(tmp_path / "teacher" / "fold0")
+    swapped = write_labelled_csv(tmp_path / "swapped.csv", unsafe=BENIGN, benign=UNSAFE)
+    rows = [r for r in load(swapped) if r.split == "tune"]
+    config = TrainConfig(epochs=6, batch_size=4, lr=3e-3, portraits=0, layers=(5,))
+    sexual = {}
+    for name, settings in (("alone", config), ("taught", replace(config, teacher=str(tmp_path / "teacher"),
+                                                                  teacher_weight=1.0))):
+        out = tmp_path / name
+        teacher_dir = tmp_path / "teacher" / "fold0" if settings.teacher else None
+        train_and_export(rows, settings, out, threads=1, log=lambda _: None, teacher_dir=teacher_dir)
+        sexual[name] = PromptClassifier(out).score(UNSAFE).scores["sexual"]
+    assert sexual["alone"] < 0.5 < sexual["taught"]
+
+
+def test_the_train_command_distils_from_a_teacher(tmp_path):
+    import json
+
+    from vidgen.safety.__main__ import main
+
+    _exported_teacher(tmp_path / "teacher" / "fold0")  # `train` without --cross-fit holds fold 0 out
+    out = tmp_path / "weights"
+    assert main(["train", "--data", str(_tiny_labelled_csv(tmp_path)), "--out", str(out), "--epochs", "1",
+                 "--layers", "5", "--teacher", str(tmp_path / "teacher"), "--teacher-weight", "0.3"]) == 0
+    config = json.loads((out / "classifier.json").read_text())["train_config"]
+    assert (config["teacher"], config["teacher_weight"]) == (str(tmp_path / "teacher"), 0.3)
+    with pytest.raises(FileNotFoundError, match="fold0"):
+        main(["train", "--data", str(_tiny_labelled_csv(tmp_path)), "--out", str(out), "--epochs", "1",
+              "--layers", "5", "--teacher", str(tmp_path / "missing")])

@@ -70,7 +70,8 @@ def _train(args: argparse.Namespace) -> int:
     from vidgen.safety.train import WEIGHTS_DIR, TrainConfig, run_training
 
     config = TrainConfig(epochs=args.epochs, seed=args.seed, shuffle_seed=args.shuffle_seed, rank=args.rank,
-                         layers=tuple(int(x) for x in args.layers.split(",")), named_people=args.named_people)
+                         layers=tuple(int(x) for x in args.layers.split(",")), named_people=args.named_people,
+                         teacher=args.teacher, teacher_weight=args.teacher_weight)
     run_training(Path(args.data), Path(args.out) if args.out else WEIGHTS_DIR, config, threads=args.threads,
                  log=lambda m: print(m, file=sys.stderr, flush=True), cross_fit=args.cross_fit,
                  average_folds=args.average_folds, device=args.device)
@@ -149,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--named-people", type=int, default=600,
                     help="generated harmless prompts naming well-known people added to the fit set, so that a "
                     "name alone is not learnt as unsafe (0: none, as before session 20)")
+    tr.add_argument("--teacher", default=None, metavar="CROSS_FIT_DIR",
+                    help="distil: also learn the scores of this cross-fit (fold0 ... or folds/fold0 ..., e.g. an "
+                    "`ensemble --out` folder); the model fitted without fold k learns from the teacher's fold k")
+    tr.add_argument("--teacher-weight", type=float, default=0.5,
+                    help="with --teacher: targets = (1 - w) x labels + w x teacher scores")
     tr.add_argument("--cross-fit", type=int, default=0, metavar="K",
                     help="calibrate on out-of-fold scores of the whole tune split (K extra fits), then fit the "
                          "shipped model on all of it (default 0: hold a quarter out for calibration)")

@@ -68,6 +68,11 @@ class TrainConfig:
     portraits: int = 600  # generated benign portrait prompts added to the fit set
     context_copies: int = 0  # copies of each unsafe prompt behind plain video prompts (augment.in_benign_context)
     named_people: int = 0  # generated benign prompts naming well-known people (augment.named_people)
+    # Distillation: a cross-fit folder (fold0 ... fold{K-1}, or OUT/folds/...) of a stronger model, such as an
+    # ensemble; the model fitted without fold k also learns the scores of the teacher's fold-k model (see
+    # `teacher_fold`), so one MiniLM pass can approach an ensemble's several.
+    teacher: str | None = None
+    teacher_weight: float = 0.5  # targets = (1 - w) x labels + w x teacher scores
 
     def adapter_config(self) -> AdapterConfig:
         return AdapterConfig(self.rank, self.alpha, tuple(self.layers))
@@ -94,6 +99,26 @@ def targets(row: LabelledPrompt, config: TrainConfig) -> np.ndarray:
         if cat in CLASSIFIER_CATEGORIES:
             y[CLASSIFIER_CATEGORIES.index(cat)] = 1.0
     return y
+
+
+def teacher_fold(config: TrainConfig, fold: int) -> Path | None:
+    """The teacher model fitted without `fold`, as the student is: its scores on the student's fit rows are
+    in-sample for both, and the student's out-of-fold scores stay honest."""
+    if not config.teacher:
+        return None
+    root = Path(config.teacher)
+    path = (root / "folds" if (root / "folds").is_dir() else root) / f"fold{fold}"
+    if not (path / "classifier.json").is_file():
+        raise FileNotFoundError(f"teacher {root} has no fold model {path.name} (classifier.json)")
+    return path
+
+
+def distilled_targets(labels: np.ndarray, texts: Sequence[str], teacher_dir: Path, weight: float) -> np.ndarray:
+    """Labels blended with a teacher's scores (columns in CLASSIFIER_CATEGORIES order)."""
+    from vidgen.safety.classifier import PromptClassifier
+
+    soft = score_texts(PromptClassifier(teacher_dir), texts)
+    return ((1.0 - weight) * labels + weight * soft).astype(np.float32)
 
 
 def is_trainable(row: LabelledPrompt, config: TrainConfig) -> bool:
@@ -285,8 +310,10 @@ def normalised_texts(rows: Sequence[LabelledPrompt]) -> list[str]:
 
 
 def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_dir: Path, threads: int,
-                     log=print, extra: dict | None = None, device: str = "cpu") -> None:
-    """Fit adapters + head on `fit_rows` plus the generated benign prompts, and export them to out_dir."""
+                     log=print, extra: dict | None = None, device: str = "cpu", teacher_dir: Path | None = None
+                     ) -> None:
+    """Fit adapters + head on `fit_rows` plus the generated benign prompts, and export them to out_dir; with
+    `teacher_dir` (see `teacher_fold`) the targets blend the labels with that model's scores."""
     # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
     fit_rows = (fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
                 + in_benign_context(fit_rows, config.context_copies)
@@ -295,6 +322,9 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     texts = [without_quality_tags(t) for t in normalised_texts(fit_rows)]
     states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
     y = np.stack([targets(r, config) for r in fit_rows])
+    if teacher_dir is not None:
+        log(f"distilling from {teacher_dir} (weight {config.teacher_weight})")
+        y = distilled_targets(y, texts, teacher_dir, config.teacher_weight)
     weights = np.array([config.benign_hard_weight if r.group == "benign_hard" else 1.0 for r in fit_rows],
                        np.float32)
     top = fit(states, y, weights, config, log=log, device=device)
@@ -342,7 +372,8 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
         raise ValueError("--average-folds needs --cross-fit")
     fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
     log(f"{len(rows)} prompts: fit on {len(fit_rows)} (+ generated benign), report split untouched")
-    train_and_export(fit_rows, config, out_dir, threads, log, device=device)
+    train_and_export(fit_rows, config, out_dir, threads, log, device=device,
+                     teacher_dir=teacher_fold(config, 0))  # fold 0 of 4 is the calibration quarter
     return run_calibration(rows, out_dir, log=log)
 
 
@@ -364,7 +395,8 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
         for fold, fold_dir in enumerate(fold_dirs):
             fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
             log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}")
-            train_and_export(fit_rows, config, fold_dir, threads, log, device=device)
+            train_and_export(fit_rows, config, fold_dir, threads, log, device=device,
+                             teacher_dir=teacher_fold(config, fold))
         cal_rows, cal_scores = out_of_fold_scores(rows, fold_dirs)
         if average_folds:
             log(f"shipped model: the weight average of the {folds} fold models")
@@ -372,7 +404,9 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
     if not average_folds:
         fit_rows = [r for r in rows if is_trainable(r, config)]
         log(f"final model: fit on the whole tune split ({len(fit_rows)})")
-        train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds}, device=device)
+        teacher = Path(config.teacher) if config.teacher else None  # the teacher's own shipped model
+        train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds}, device=device,
+                         teacher_dir=teacher)
     return pick_thresholds(cal_rows, cal_scores, out_dir, log, source=f"out-of-fold scores of {folds} fold models")
 
 
