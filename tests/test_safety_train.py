@@ -354,7 +354,7 @@ def test_distilled_targets_blend_the_labels_with_the_teachers_scores(tmp_path):
     from vidgen.safety.train import distilled_targets
 
     teacher = _exported_teacher(tmp_path / "teacher")
-    scores = PromptClassifier(teacher).score
+    scores = PromptClassifier(str(teacher)).score  # a str path loads too
     soft = np.array([[scores(t).scores[c] for c in CLASSIFIER_CATEGORIES] for t in (UNSAFE, BENIGN)])
     labels = np.zeros_like(soft)
     labels[0, CLASSIFIER_CATEGORIES.index("sexual")] = 1.0

@@ -63,7 +63,8 @@ class PromptClassifier:
     prompt at a time.
     """
 
-    def __init__(self, weights_dir: Path = WEIGHTS_DIR, quantize: bool = True):
+    def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, quantize: bool = True):
+        weights_dir = Path(weights_dir)
         self._lock = threading.Lock()  # the fast tokenizer is not safe to share between threads
         TorchThread("vidgen-safety-load", intra_op_threads=1).run(self._load, weights_dir, quantize)
 
