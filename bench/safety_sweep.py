@@ -63,7 +63,7 @@ def train_fold(data: str, name: str, seed: int, fold: int, out: str, device: str
     config = recipe_config(name, seed, recipes)
     rows = [r for r in load(data) if is_trainable(r, config) and fold_of(r.prompt, FOLDS) != fold]
     train_and_export(rows, config, Path(out), threads=1, log=lambda _: None, device=device,
-                     teacher_dir=teacher_fold(config, fold))
+                     teacher_dir=teacher_fold(config, fold, FOLDS))
     return time.time() - started
 
 

@@ -334,20 +334,21 @@ def _exported_teacher(path):
     return path
 
 
-def test_teacher_fold_reads_both_cross_fit_layouts_and_names_a_missing_fold(tmp_path):
+def test_teacher_fold_reads_both_cross_fit_layouts_and_refuses_another_fold_count(tmp_path):
     from dataclasses import replace
 
     from vidgen.safety.train import teacher_fold
 
     config = TrainConfig()
-    assert teacher_fold(config, 0) is None  # no teacher: plain labels
-    for root, fold_dir in ((tmp_path / "sweep", tmp_path / "sweep" / "fold1"),  # safety_sweep's seed folder
-                           (tmp_path / "ens", tmp_path / "ens" / "folds" / "fold1")):  # `ensemble --out`
-        fold_dir.mkdir(parents=True)
-        (fold_dir / "classifier.json").write_text("{}")
-        assert teacher_fold(replace(config, teacher=str(root)), 1) == fold_dir
-        with pytest.raises(FileNotFoundError, match="fold2"):
-            teacher_fold(replace(config, teacher=str(root)), 2)
+    assert teacher_fold(config, 0, 4) is None  # no teacher: plain labels
+    for root, folds_dir in ((tmp_path / "sweep", tmp_path / "sweep"),  # safety_sweep's seed folder
+                            (tmp_path / "ens", tmp_path / "ens" / "folds")):  # `ensemble --out`
+        for k in range(2):
+            (folds_dir / f"fold{k}").mkdir(parents=True)
+            (folds_dir / f"fold{k}" / "classifier.json").write_text("{}")
+        assert teacher_fold(replace(config, teacher=str(root)), 1, 2) == folds_dir / "fold1"
+        with pytest.raises(ValueError, match="has 2 fold models"):  # 2 folds split the tune prompts otherwise
+            teacher_fold(replace(config, teacher=str(root)), 1, 4)
 
 
 def test_distilled_targets_blend_the_labels_with_the_teachers_scores(tmp_path):
@@ -384,17 +385,21 @@ def test_a_student_learns_what_its_teacher_says_over_its_labels(tmp_path):
     assert sexual["alone"] < 0.5 < sexual["taught"]
 
 
-def test_the_train_command_distils_from_a_teacher(tmp_path):
+def test_the_train_command_distils_from_a_teacher(tmp_path, capsys):
     import json
+    import shutil
 
     from vidgen.safety.__main__ import main
 
-    _exported_teacher(tmp_path / "teacher" / "fold0")  # `train` without --cross-fit holds fold 0 out
+    _exported_teacher(tmp_path / "teacher" / "fold0")  # `train` without --cross-fit holds fold 0 of 4 out
+    for k in (1, 2, 3):  # the teacher must be a 4-fold cross-fit; the student learns from its fold 0
+        shutil.copytree(tmp_path / "teacher" / "fold0", tmp_path / "teacher" / f"fold{k}")
     out = tmp_path / "weights"
     assert main(["train", "--data", str(_tiny_labelled_csv(tmp_path)), "--out", str(out), "--epochs", "1",
                  "--layers", "5", "--teacher", str(tmp_path / "teacher"), "--teacher-weight", "0.3"]) == 0
     config = json.loads((out / "classifier.json").read_text())["train_config"]
     assert (config["teacher"], config["teacher_weight"]) == (str(tmp_path / "teacher"), 0.3)
-    with pytest.raises(FileNotFoundError, match="fold0"):
-        main(["train", "--data", str(_tiny_labelled_csv(tmp_path)), "--out", str(out), "--epochs", "1",
-              "--layers", "5", "--teacher", str(tmp_path / "missing")])
+    missing = ["train", "--data", str(_tiny_labelled_csv(tmp_path)), "--out", str(out), "--epochs", "1",
+               "--layers", "5", "--teacher", str(tmp_path / "missing")]
+    assert main(missing) != 0
+    assert "has 0 fold models" in capsys.readouterr().err

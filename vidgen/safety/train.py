@@ -101,16 +101,18 @@ def targets(row: LabelledPrompt, config: TrainConfig) -> np.ndarray:
     return y
 
 
-def teacher_fold(config: TrainConfig, fold: int) -> Path | None:
-    """The teacher model fitted without `fold`, as the student is: its scores on the student's fit rows are
-    in-sample for both, and the student's out-of-fold scores stay honest."""
+def teacher_fold(config: TrainConfig, fold: int, folds: int) -> Path | None:
+    """The teacher's model fitted without `fold` of `folds`, as the student is: its scores on the student's fit
+    rows are in-sample for both, and the student's out-of-fold scores stay honest. The teacher must be a cross-fit
+    with the same number of folds (the same hash split), or held-out prompts would leak into the targets."""
     if not config.teacher:
         return None
     root = Path(config.teacher)
-    path = (root / "folds" if (root / "folds").is_dir() else root) / f"fold{fold}"
-    if not (path / "classifier.json").is_file():
-        raise FileNotFoundError(f"teacher {root} has no fold model {path.name} (classifier.json)")
-    return path
+    root = root / "folds" if (root / "folds").is_dir() else root
+    if _fold_count(root) != folds:
+        raise ValueError(f"teacher {config.teacher} has {_fold_count(root)} fold models (fold0 ...); the student "
+                         f"needs a cross-fit of {folds}")
+    return root / f"fold{fold}"
 
 
 def distilled_targets(labels: np.ndarray, texts: Sequence[str], teacher_dir: Path, weight: float) -> np.ndarray:
@@ -373,7 +375,7 @@ def run_training(data: Path, out_dir: Path = WEIGHTS_DIR, config: TrainConfig | 
     fit_rows = [r for r in rows if is_trainable(r, config) and not is_calibration(r.prompt)]
     log(f"{len(rows)} prompts: fit on {len(fit_rows)} (+ generated benign), report split untouched")
     train_and_export(fit_rows, config, out_dir, threads, log, device=device,
-                     teacher_dir=teacher_fold(config, 0))  # fold 0 of 4 is the calibration quarter
+                     teacher_dir=teacher_fold(config, 0, 4))  # fold 0 of 4 is the calibration quarter
     return run_calibration(rows, out_dir, log=log)
 
 
@@ -396,7 +398,7 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
             fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
             log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}")
             train_and_export(fit_rows, config, fold_dir, threads, log, device=device,
-                             teacher_dir=teacher_fold(config, fold))
+                             teacher_dir=teacher_fold(config, fold, folds))
         cal_rows, cal_scores = out_of_fold_scores(rows, fold_dirs)
         if average_folds:
             log(f"shipped model: the weight average of the {folds} fold models")
