@@ -403,3 +403,20 @@ def test_the_train_command_distils_from_a_teacher(tmp_path, capsys):
                "--layers", "5", "--teacher", str(tmp_path / "missing")]
     assert main(missing) != 0
     assert "has 0 fold models" in capsys.readouterr().err
+
+
+def test_cross_fit_refuses_a_teacher_without_a_model_of_its_own_before_any_fit(tmp_path):
+    """A safety_sweep seed folder has fold models only: the final fit on the whole tune split has no teacher."""
+    from dataclasses import replace
+
+    from vidgen.safety.data import load
+    from vidgen.safety.train import run_cross_fit
+
+    for k in range(2):
+        (tmp_path / "sweep" / f"fold{k}").mkdir(parents=True)
+        (tmp_path / "sweep" / f"fold{k}" / "classifier.json").write_text("{}")
+    config = replace(TrainConfig(epochs=1, portraits=0, layers=(5,)), teacher=str(tmp_path / "sweep"))
+    fitted = []
+    with pytest.raises(FileNotFoundError, match="no model of its own"):
+        run_cross_fit(load(_tiny_labelled_csv(tmp_path)), tmp_path / "out", config, folds=2, log=fitted.append)
+    assert not fitted  # refused before the first fold model was fitted

@@ -109,9 +109,9 @@ def teacher_fold(config: TrainConfig, fold: int, folds: int) -> Path | None:
         return None
     root = Path(config.teacher)
     root = root / "folds" if (root / "folds").is_dir() else root
-    if _fold_count(root) != folds:
-        raise ValueError(f"teacher {config.teacher} has {_fold_count(root)} fold models (fold0 ...); the student "
-                         f"needs a cross-fit of {folds}")
+    if (found := _fold_count(root)) != folds:
+        raise ValueError(f"teacher {config.teacher} has {found} fold models (fold0 ...); the student needs a "
+                         f"cross-fit of {folds}")
     return root / f"fold{fold}"
 
 
@@ -391,14 +391,18 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
 
     if folds < 2:
         raise ValueError("cross-fitting needs at least 2 folds")
+    teachers = [teacher_fold(config, fold, folds) for fold in range(folds)]  # refused now, not after K fits
+    final_teacher = None if average_folds or not config.teacher else Path(config.teacher)
+    if final_teacher and not (final_teacher / "classifier.json").is_file():
+        raise FileNotFoundError(f"teacher {final_teacher} has no model of its own (classifier.json) to teach the "
+                                "final fit on the whole tune split; use --average-folds or an `ensemble --out` folder")
     with tempfile.TemporaryDirectory() as tmp:
         fold_root = out_dir / "folds" if average_folds else Path(tmp)
         fold_dirs = [fold_root / f"fold{fold}" for fold in range(folds)]
         for fold, fold_dir in enumerate(fold_dirs):
             fit_rows = [r for r in rows if is_trainable(r, config) and fold_of(r.prompt, folds) != fold]
             log(f"fold {fold + 1}/{folds}: fit on {len(fit_rows)}")
-            train_and_export(fit_rows, config, fold_dir, threads, log, device=device,
-                             teacher_dir=teacher_fold(config, fold, folds))
+            train_and_export(fit_rows, config, fold_dir, threads, log, device=device, teacher_dir=teachers[fold])
         cal_rows, cal_scores = out_of_fold_scores(rows, fold_dirs)
         if average_folds:
             log(f"shipped model: the weight average of the {folds} fold models")
@@ -406,9 +410,8 @@ def run_cross_fit(rows: Sequence[LabelledPrompt], out_dir: Path, config: TrainCo
     if not average_folds:
         fit_rows = [r for r in rows if is_trainable(r, config)]
         log(f"final model: fit on the whole tune split ({len(fit_rows)})")
-        teacher = Path(config.teacher) if config.teacher else None  # the teacher's own shipped model
         train_and_export(fit_rows, config, out_dir, threads, log, extra={"cross_fit": folds}, device=device,
-                         teacher_dir=teacher)
+                         teacher_dir=final_teacher)
     return pick_thresholds(cal_rows, cal_scores, out_dir, log, source=f"out-of-fold scores of {folds} fold models")
 
 
