@@ -23,7 +23,7 @@ BENIGN_PHRASES = (
     r"sex(?:ual)? (?:education|health|ed)\b", r"same[ -]sex", r"opposite sex", r"sex of the baby",
     r"suicide squad", r"suicide (?:prevention|awareness|hotline)", r"suicide doors?",
     r"execute (?:a |the )?(?:plan|code|program)",
-    r"dead ?lift", r"death valley", r"cocktail dress",
+    r"dead ?lift", r"death valley", r"cocktail dress", r"strangler figs?",
     r"(?:photographers?|filmmakers?|film crews?|camera ?(?:m[ae]n|operators?)) (?:\w+ )?shoot(?:s|ing)?",
 )
 
@@ -191,6 +191,133 @@ CONTEXT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# Plain, short descriptions of acts (session 26). OVERT's unsafe prompts are long and elaborate, and the classifier
+# learned their style: "a man selling cocaine to kids outside a school", "a pornographic scene in a hotel room" or
+# "a cartoon mocking black people as monkeys" scored near 0. Each rule names a kind of act in general words, with
+# the framings that make it harmless (education, law enforcement, history, recovery). For hate, fiction is not a
+# defuse: a cartoon or a poster is how such content is usually made.
+# Asking about a topic's facts, history or meaning frames it; asking how to do it does not ("how can I rob a casino?").
+_FACT_QUESTION = (
+    _QUESTION_CONTEXT + r"|why (?:did|do|does|is|are|was|were)|how did|what happened|when did|who (?:was|were|is|are)|"
+    r"what (?:was|were)|history of"
+)
+_HARD_DRUGS = r"(?:cocaine|heroin|meth|methamphetamine|fentanyl|lsd|mdma|crack cocaine|opium)"
+_STOLEN_GOODS = (
+    r"(?:wallets?|purses?|handbags?|phones?|credit cards?|credit card (?:numbers|data|details)|bank details|"
+    r"passwords?|identit(?:y|ies)|cars?|jewel\w*|cash|money|packages)"
+)
+_PROTECTED_GROUP = (
+    r"(?:(?:black|white|asian|jewish|muslim|arab|mexican|african|chinese|indian|gay|lesbian|transgender|trans|"
+    r"immigrant|hispanic|latino|romani|christian|hindu|sikh|disabled) (?:people|persons|men|women|families|family|"
+    r"kids|children|couples?|immigrants|refugees|neighbou?rs|students|workers|communit(?:y|ies))|jews|muslims|blacks|"
+    r"mexicans|asians|arabs|africans|gays|lesbians|immigrants|refugees|migrants|gypsies|hindus|christians)"
+)
+_LAW_AND_LEARNING = (
+    r"polic\w*|detectives?|customs|officers?|agents?|investigat\w*|seiz\w*|confiscat\w*|raids?|arrest\w*|"
+    r"evidence|courts?|trials?|prison|jail|detect\w*|spot\w*|preven\w*|awareness|educat\w*|lessons?|class(?:room)?|"
+    r"documentar\w*|histor\w*|museum|rehab\w*|recover\w*|therap\w*|support|addiction|warn\w*|campaign|psa|"
+    r"rescu\w*|firefight\w*|locked out|locksmiths?"
+)
+_SCREEN_FICTION = (
+    r"video ?games?|games?|gaming|gameplay|movies?|films?|novels?|books?|comics?|cartoons?|anime|episodes?|thriller|"
+    r"sitcom|series|simulat\w*|minecraft|gta|grand theft auto|story|stories|plays?|theat\w*|players?"
+)
+_HATE_FRAMING = (
+    r"histor\w*|documentar\w*|museum|memorial\w*|educat\w*|lessons?|classroom|teach\w*|awareness|anti-?racis\w*|"
+    r"anti-?fascis\w*|civil rights|world war|ww2|wwii|19[34]\d|(?:protest\w*|march\w*|stand\w*|unit\w*|rall\w*) "
+    r"against (?:racism|hate|hatred|bigotry|antisemitism|islamophobia|homophobia|discrimination|fascism|nazis?)"
+)
+_VEHICLE_ATTACK = (
+    r"(?:cars?|trucks?|vans?|drivers?|lorr(?:y|ies)|tanks?) (?:\w+ ){0,3}(?:runs?|ran|running|mow\w*|plow\w*|"
+    r"plough\w*|drives? into|drove into|driving into|slams? into|slamm\w* into) (?:over |down |through |into )?"
+    r"(?:\w+ ){0,2}(?:pedestrians|crowds?|protesters|shoppers|people)"
+)
+PLAIN_ACT_RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("sexual",
+     (r"pornograph\w*", r"pornos?", r"sexual acts?", r"oral sex", r"anal sex", r"sex tapes?", r"making love"),
+     r"educat\w*|health|wellness|therap\w*|explain\w*|diagram|textbook|legal|laws?|awareness|preven\w*|impacts?|"
+     r"effects?|contrast\w*|compar\w*|addiction|recover\w*|" + _FACT_QUESTION),
+    ("violence",
+     (r"slit\w* (?:\w+ ){0,3}throats?", r"cut\w* (?:\w+ ){0,3}throats?", r"strangled to death",
+      r"smash\w* (?:\w+ ){0,3}(?:face|head|skull)s? (?:into|against|on)", r"skulls? crack\w*",
+      r"beat\w* (?:an? |the |two |some )?(?:\w+ )?" + _VICTIMS + r"(?: \S+){0,3} (?:until|till|unconscious|"
+      r"senseless|bloody|to a pulp)", r"bayonet\w* (?:an? |the )?(?:\w+ )?" + _VICTIMS, r"suicide (?:vests?|bomb\w*)",
+      r"car bomb\w*", _VEHICLE_ATTACK,
+      r"detonat\w* (?:\w+ ){0,3}(?:bombs?|explosives?|vests?) (?:\w+ ){0,3}(?:in|into|among) (?:a |the )?"
+      r"(?:\w+ )?(?:crowds?|markets?|streets?|buses|trains?|schools?|churches|mosques?|synagogues?)",
+      r"execut(?:e|es|ed|ing|ion of) (?:\w+ ){0,2}(?:prisoners|hostages?|civilians|captives)"),
+     _FICTION_CONTEXT + "|" + _METAPHOR_CONTEXT + "|" + _PLAY_CONTEXT + r"|demoli\w*|controlled|bomb squad|"
+     r"accident\w*|crash test|" + _FACT_QUESTION),
+    ("self_harm",
+     (r"pro[- ]?(?:ana|mia)", r"thinspo\w*", r"anorexi\w*", r"bulimi\w*",
+      r"starv\w* (?:my|him|her|them)sel(?:f|ves)",
+      r"(?:make|makes|making|made|forc\w*) (?:my|him|her|them)sel(?:f|ves) (?:vomit|throw up|puke|bleed)",
+      r"(?:vomit\w*|throw\w* up|purg\w*) after (?:every |each |a )?meals?",
+      r"(?:burn|cut|hit|punch|bit|scratch|hurt|harm|injur|bang|slap|whip|carv)\w* (?:\w+ ){0,3}"
+      r"(?:my|him|her|them)sel(?:f|ves)(?: \S+){0,8} (?:on purpose|deliberately|intentionally|to feel|as punishment|"
+      r"until (?:\w+ ){0,3}bleed\w*)",
+      r"(?:burn|cut|hit|punch|scratch|bang|carv)\w* (?:\w+ ){0,2}(?:my|his|her|their) (?:own )?(?:arms?|wrists?|skin|"
+      r"legs?|thighs?|head|face|body|forearms?)(?: \S+){0,6} (?:on purpose|deliberately|intentionally|to feel|"
+      r"as punishment|until (?:\w+ ){0,3}bleed\w*)",
+      r"carv\w* (?:\w+ ){0,3}into (?:my|his|her|their) (?:own )?(?:arms?|forearms?|wrists?|skin|legs?|thighs?)",
+      r"(?:gun|pistol|revolver|barrel) (?:to|at|against) (?:my|his|her|their) (?:own )?(?:head|temple|chin|mouth)",
+      r"rope around (?:my|his|her|their) (?:own )?neck",
+      r"(?:drink\w*|swallow\w*|drank) (?:\w+ ){0,2}(?:bleach|antifreeze|rat poison)",
+      r"(?:fresh |new )?cuts on (?:my|his|her|their) (?:own )?(?:forearms?|thighs?|wrists?)",
+      r"(?:carbon monoxide|exhaust fumes)(?: \S+){0,6} (?:to die|to end)",
+      r"(?:closed|sealed) garage(?: \S+){0,4} engine running|engine running(?: \S+){0,4} (?:closed|sealed) garage"),
+     _HELP_CONTEXT + "|" + _FICTION_WORDS + "|" + _FACT_QUESTION + r"|accident\w*|by mistake|mistaken\w*"),
+    ("illegal",
+     (r"(?:sell\w*|sold|deal\w*|smuggl\w*|traffick\w*|snort\w*|inject\w*|push\w*|buy\w*|bought|weigh\w*|"
+      r"packag\w*|hid\w*) (?:\w+ ){0,4}" + _HARD_DRUGS,
+      r"(?:sell\w*|sold|deal\w*|smuggl\w*|traffick\w*|push\w*) (?:\w+ ){0,3}(?:drugs|narcotics|opioids|weed|"
+      r"marijuana|ecstasy|hard drugs)",
+      _HARD_DRUGS + r" (?:dealers?|dealing|smuggl\w*|traffick\w*|mules?|cartels?|labs?|dens?)",
+      r"(?:drug|weed|crack|pill) ?(?:dealers?|dealing|lords?|cartels?|mules?|smuggl\w*|traffick\w*|runners?)",
+      r"street (?:dealers?|dealing)",
+      r"dealers? (?:selling|sells|handing|passing|pushing)", r"lines of (?:cocaine|coke|powder)",
+      r"(?:rob|robs|robbing|robbed|hold\w* up|holdup|stick\w* up) (?:a |an |the )?(?:\w+ )?(?:banks?|stores?|shops?|"
+      r"gas stations?|liquor stores?|jewel\w*|armou?red trucks?|convenience stores?|pharmac\w*|casinos?|tellers?|"
+      r"cashiers?)", r"at gunpoint", r"armed robber\w*", r"robbers?", r"muggers?",
+      r"(?:steal\w*|stole|stolen|snatch\w*|pickpocket\w*) (?:\w+ ){0,3}" + _STOLEN_GOODS,
+      r"pickpockets?", r"car thie\w*", r"hot[- ]?wir\w*", r"carjack\w*",
+      r"(?:break|breaks|breaking|broke) into (?:a |an |the |someone's |his |her |their )?(?:\w+ )?(?:houses?|homes?|"
+      r"cars?|apartments?|stores?|shops?|offices?|banks?|vaults?|networks?|systems?|servers?|databases?|accounts?)",
+      r"burglar(?:s|y|ies)?(?! alarms?)",
+      r"hack(?:s|ed|ing|er|ers)? (?:into )?(?:\w+ ){0,3}(?:banks?|accounts?|networks?|servers?|databases?|systems?|"
+      r"computers?|hospitals?|emails?|phones?|government)", r"for (?:a )?ransom", r"ransomware",
+      r"(?:print\w*|mak\w*|produc\w*|pass\w*|forg\w*) (?:\w+ ){0,3}counterfeit", r"counterfeit\w* (?:\w+ ){0,2}"
+      r"(?:money|bills|cash|currency|notes|dollars|coins|banknotes)",
+      r"forg(?:e|es|ed|ing) (?:\w+ ){0,2}(?:passports?|documents?|signatures?|ids?|id cards?|checks?|cheques?|papers|"
+      r"visas?)",
+      r"(?:human|sex|child|people|organ) traffick\w*", r"traffickers?",
+      r"(?:illegal|stolen|unregistered|untraceable|smuggled|black[- ]market) (?:guns|firearms|weapons|rifles|pistols|"
+      r"handguns|ammunition|explosives|grenades)", r"(?:gun|arms|weapons?) (?:smuggl\w*|traffick\w*|runn\w*)",
+      r"arms dealers?", r"arsonists?",
+      r"set\w* fire to (?:a |an |the |someone's |his |her |their )?(?:\w+ )?(?:house|home|car|building|store|shop)s?"),
+     _LAW_AND_LEARNING + "|" + _FICTION_CONTEXT + "|" + _METAPHOR_CONTEXT + "|" + _FACT_QUESTION),
+    # Bribing an official: the officials themselves cannot defuse it, unlike the acts above.
+    ("illegal",
+     (r"brib(?:e|es|ed|ing|ery) (?:\w+ ){0,2}(?:officials?|officers?|polic\w*|cops?|judges?|politicians?|guards?|"
+      r"inspectors?|customs|ministers?|senators?|referees?)", r"(?:pay\w*|paid|hand\w*|offer\w*) (?:\w+ ){0,2}bribes?"),
+     _SCREEN_FICTION + r"|histor\w*|documentar\w*|awareness|preven\w*|educat\w*|anti-?corruption|" + _FACT_QUESTION),
+    ("hate",
+     (r"neo-?nazi\w*", r"skinheads?", r"white (?:supremac|nationalis)\w*", r"klans(?:man|men)", r"kkk",
+      r"ku klux klan", r"nazi (?:slogans?|salutes?|propaganda|rall(?:y|ies)|chants?|flags?)", r"hitler salutes?",
+      r"sieg heil", r"swastika (?:flags?|banners?|graffiti)",
+      r"(?:burn\w*|vandali[sz]\w*|desecrat\w*|attack\w*) (?:a |the )?(?:\w+ )?(?:synagogues?|mosques?|gurdwaras?)",
+      r"burning cross(?:es)?", r"cross[- ]burning", r"burn\w* (?:a |the )?cross(?:es)?",
+      _PROTECTED_GROUP + r" (?:as|portrayed as|depicted as|shown as|drawn as|are|were) (?:\w+ )?"
+      r"(?:monkeys|apes|rats|vermin|cockroaches|roaches|pigs|dogs|animals|parasites|insects|diseased|a disease|"
+      r"criminals|rapists|terrorists|subhuman|inferior|filth)",
+      r"(?:attack\w*|beat\w*|assault\w*|harass\w*|spit\w* on|insult\w*|mock\w*|taunt\w*|bull(?:y|ies|ying)|lynch\w*) "
+      r"(?:an? |the |two |some |young |old |elderly |local )*" + _PROTECTED_GROUP,
+      r"(?:racial|racist|homophobic|ethnic|antisemitic|anti-semitic) slurs?", r"shout\w* slurs",
+      r"go back to (?:your|their) (?:own )?countr(?:y|ies)"),
+     _HATE_FRAMING + "|" + _FACT_QUESTION),
+)
+
+
 # Words that sexualise a person: together with a minor they are blocked under every policy, with no
 # classifier needed. Discussion words ("sexual", "sex education") are left to the classifier instead.
 SEXUALISING_TERMS = (
@@ -210,6 +337,7 @@ _MINOR_RE = _compile(MINOR_TERMS)
 _SEXUALISING_RE = _compile(SEXUALISING_TERMS)
 _TERM_RES = {cat: (_compile(explicit), _compile(suggestive)) for cat, (explicit, suggestive) in TERMS.items()}
 _CONTEXT_RES = {cat: (_compile(terms), _compile((context,))) for cat, (terms, context) in CONTEXT_RULES.items()}
+_PLAIN_ACT_RES = tuple((cat, _compile(terms), _compile((context,))) for cat, terms, context in PLAIN_ACT_RULES)
 
 
 @dataclass(frozen=True)
@@ -248,6 +376,10 @@ def match_rules(norm: NormalizedText) -> RuleHits:
             suggestive[category] = hits
     for category, (terms_re, context_re) in _CONTEXT_RES.items():
         if (hits := _find(terms_re, *views)) and not _find(context_re, *views):
+            explicit[category] = explicit.get(category, ()) + hits
+    # Framing is read on the whole text here, benign phrases included: a "sex education" pamphlet frames the rest.
+    for category, terms_re, context_re in _PLAIN_ACT_RES:
+        if (hits := _find(terms_re, *views)) and not _find(context_re, norm.text, norm.compact):
             explicit[category] = explicit.get(category, ()) + hits
     return RuleHits(explicit=explicit, suggestive=suggestive, minors=_find(_MINOR_RE, *views),
                     sexualising=_find(_SEXUALISING_RE, *views), defused=defused)
