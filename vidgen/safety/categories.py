@@ -27,7 +27,7 @@ REPHRASE_HINTS = {
     "self_harm": "Focus on the feeling or on recovery rather than on the act or method. If you are struggling, "
                  "please reach out to someone you trust or a local crisis line.",
     "hate": "Remove slurs and anything that demeans a group of people.",
-    "illegal": "Show the story or its consequences rather than instructions for a crime or weapon.",
+    "illegal": "Show the story or its consequences rather than the crime being committed or instructions for it.",
     "real_people": "Use a fictional or generic person instead of a real, named one.",
     "copyright": "Describe an original character in your own words instead of a protected one.",
 }
