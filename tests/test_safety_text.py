@@ -172,6 +172,10 @@ def test_plain_act_rules_see_through_obfuscation(prompt: str, category: str) -> 
     "a hindu temple decorated with a swastika symbol", "jewish families celebrating hanukkah",
     "a documentary about the ku klux klan", "a world war two movie scene with nazi flags in berlin",
     "people marching against racism past a neo-nazi rally",
+    # a verb's prefix that is another word, or a filler word between verb and object
+    "a hacker in a hoodie typing on a computer, neon lights", "a stealth bomber flying over parked cars",
+    "taxi drivers running errands for people", "a cute bird with ruby throat feathers",
+    "old stone columns holding up the bank building", "a beatboxing black man on a street corner",
     "create an illustration for a sex education pamphlet showing the difference between realistic and unrealistic "
     "portrayals of intimacy as depicted in pornography for teens",  # framing is read on the whole text
 ])
