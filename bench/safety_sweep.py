@@ -40,6 +40,7 @@ RECIPES = {
     "benign_hard_x4": {"benign_hard_weight": 4.0},
     "lr3e-4_epochs8": {"lr": 3e-4, "epochs": 8},
     "epochs8_names": {"epochs": 8, "named_people": 600},
+    "epochs8_names_plain": {"epochs": 8, "named_people": 600, "plain_acts": 800},  # session 26
 }
 GROUPS = ("overt/sexual_content", "overt/violence", "overt/self_harm", "overt/illegal_activities",
           "overt/discrimination", "i2p/sexual", "benign_hard", "plain", "plain_worst_file")

@@ -420,3 +420,39 @@ def test_cross_fit_refuses_a_teacher_without_a_model_of_its_own_before_any_fit(t
     with pytest.raises(FileNotFoundError, match="no model of its own"):
         run_cross_fit(load(_tiny_labelled_csv(tmp_path)), tmp_path / "out", config, folds=2, log=fitted.append)
     assert not fitted  # refused before the first fold model was fitted
+
+
+def test_plain_acts_are_half_unsafe_with_targets_and_half_look_alikes():
+    from vidgen.safety.augment import plain_act_rows
+    from vidgen.safety.categories import CLASSIFIER_CATEGORIES
+    from vidgen.safety.rules import MINOR_TERMS, _compile
+    from vidgen.safety.train import targets
+
+    rows = plain_act_rows(100, seed=3)
+    unsafe = [r for r in rows if r.label == "unsafe"]
+    assert len(unsafe) == 50 and {r.categories[0] for r in unsafe} == {"illegal", "violence", "self_harm", "sexual",
+                                                                       "hate"}
+    for row in unsafe:  # each teaches its own head, and only that one
+        y = targets(row, TrainConfig())
+        assert y.sum() == 1 and y[CLASSIFIER_CATEGORIES.index(row.categories[0])] == 1, row
+    assert all(not targets(r, TrainConfig()).any() for r in rows if r.label == "benign")
+    minors = _compile(MINOR_TERMS)
+    assert not any(minors.search(r.prompt) for r in unsafe if r.categories == ("sexual",))
+    assert "{" not in "".join(r.prompt for r in rows)  # every slot filled
+    assert plain_act_rows(100, seed=3) == rows and plain_act_rows(100, seed=4) != rows
+
+
+def test_plain_acts_are_added_to_the_fit_set_when_asked(tmp_path):
+    import json
+
+    from vidgen.safety.data import load
+    from vidgen.safety.train import train_and_export
+
+    rows = [r for r in load(_tiny_labelled_csv(tmp_path)) if r.split == "tune"]
+    sizes = {}
+    for count in (0, 6):
+        out = tmp_path / f"plain{count}"
+        config = TrainConfig(epochs=1, batch_size=4, portraits=0, plain_acts=count, layers=(5,))
+        train_and_export(rows, config, out, threads=1, log=lambda _: None)
+        sizes[count] = json.loads((out / "classifier.json").read_text())["fit_rows"]
+    assert sizes[6] == sizes[0] + 6

@@ -39,6 +39,7 @@ from vidgen.safety.augment import (
     FIT_NAMES,
     in_benign_context,
     named_people_rows,
+    plain_act_rows,
     portrait_rows,
     styled_benign,
 )
@@ -68,6 +69,7 @@ class TrainConfig:
     portraits: int = 600  # generated benign portrait prompts added to the fit set
     context_copies: int = 0  # copies of each unsafe prompt behind plain video prompts (augment.in_benign_context)
     named_people: int = 0  # generated benign prompts naming well-known people (augment.named_people)
+    plain_acts: int = 0  # generated plain, short prompts, half unsafe, half look-alikes (augment.plain_acts)
     # Distillation: a cross-fit folder (fold0 ... fold{K-1}, or OUT/folds/...) of a stronger model, such as an
     # ensemble; the model fitted without fold k also learns the scores of the teacher's fold-k model (see
     # `teacher_fold`), so one MiniLM pass can approach an ensemble's several.
@@ -90,7 +92,7 @@ def is_calibration(prompt: str) -> bool:
 
 def targets(row: LabelledPrompt, config: TrainConfig) -> np.ndarray:
     y = np.zeros(len(CLASSIFIER_CATEGORIES), np.float32)
-    if row.label == BENIGN or row.source not in ("overt", "i2p"):
+    if row.label == BENIGN or row.source not in ("overt", "i2p", "plain_acts"):
         return y
     cats = row.policy_categories()
     if row.source == "i2p":
@@ -319,7 +321,8 @@ def train_and_export(fit_rows: list[LabelledPrompt], config: TrainConfig, out_di
     # Benign SD-style prompts, so that style modifiers alone do not read as unsafe (see augment.py).
     fit_rows = (fit_rows + styled_benign(fit_rows) + portrait_rows(config.portraits, seed=config.seed)
                 + in_benign_context(fit_rows, config.context_copies)
-                + named_people_rows(FIT_NAMES, config.named_people, seed=config.seed))
+                + named_people_rows(FIT_NAMES, config.named_people, seed=config.seed)
+                + plain_act_rows(config.plain_acts, seed=config.seed))
     # What the classifier reads: `PromptClassifier.score` drops quality tags the same way when scoring.
     texts = [without_quality_tags(t) for t in normalised_texts(fit_rows)]
     states = frozen_states(texts, quantized=True, first_adapted=min(config.layers), threads=threads)
