@@ -297,7 +297,8 @@ def test_named_people_prompts_name_people_from_disjoint_lists():
     assert calibration_names and not any(p.startswith(n + " ") for p in calibration_names for n in FIT_NAMES)
 
 
-def test_named_people_are_added_to_the_fit_set_when_asked(tmp_path):
+@pytest.mark.parametrize("field", ["named_people", "plain_acts"])
+def test_generated_prompts_are_added_to_the_fit_set_when_asked(tmp_path, field: str):
     import json
 
     from vidgen.safety.data import load
@@ -305,12 +306,12 @@ def test_named_people_are_added_to_the_fit_set_when_asked(tmp_path):
 
     rows = [r for r in load(_tiny_labelled_csv(tmp_path)) if r.split == "tune"]
     sizes = {}
-    for count in (0, 7):
-        out = tmp_path / f"named{count}"
-        config = TrainConfig(epochs=1, batch_size=4, portraits=0, named_people=count, layers=(5,))
+    for count in (0, 6):
+        out = tmp_path / f"{field}{count}"
+        config = TrainConfig(epochs=1, batch_size=4, portraits=0, layers=(5,), **{field: count})
         train_and_export(rows, config, out, threads=1, log=lambda _: None)
         sizes[count] = json.loads((out / "classifier.json").read_text())["fit_rows"]
-    assert sizes[7] == sizes[0] + 7
+    assert sizes[6] == sizes[0] + 6
 
 
 def test_the_train_command_passes_named_people_to_the_recipe(tmp_path):
@@ -441,18 +442,3 @@ def test_plain_acts_are_half_unsafe_with_targets_and_half_look_alikes():
     assert "{" not in "".join(r.prompt for r in rows)  # every slot filled
     assert plain_act_rows(100, seed=3) == rows and plain_act_rows(100, seed=4) != rows
 
-
-def test_plain_acts_are_added_to_the_fit_set_when_asked(tmp_path):
-    import json
-
-    from vidgen.safety.data import load
-    from vidgen.safety.train import train_and_export
-
-    rows = [r for r in load(_tiny_labelled_csv(tmp_path)) if r.split == "tune"]
-    sizes = {}
-    for count in (0, 6):
-        out = tmp_path / f"plain{count}"
-        config = TrainConfig(epochs=1, batch_size=4, portraits=0, plain_acts=count, layers=(5,))
-        train_and_export(rows, config, out, threads=1, log=lambda _: None)
-        sizes[count] = json.loads((out / "classifier.json").read_text())["fit_rows"]
-    assert sizes[6] == sizes[0] + 6
