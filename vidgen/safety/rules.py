@@ -110,12 +110,14 @@ _HELP_CONTEXT = (
     r"turn\w* away|interven\w*|hotline|combat\w*|overcom\w*|rescu\w*|dismantl\w*|not|fly|flight|wings|flap\w*|"
     r"bungee|parachut\w*|into (?:the |a )?(?:water|lake|river|sea|pool|ocean)"
 )
-_FICTION_WORDS = (
-    r"video ?games?|games?|gaming|gameplay|npcs?|fiction\w*|movies?|films?|novels?|books?|comics?|fantasy|"
-    r"cartoons?|anime|episodes?|thriller|sitcom|series|simulat\w*|minecraft|gta|grand theft auto|story|stories|"
-    r"plays?|theat\w*|museum|histor\w*|documentar\w*|fake|props?|costumes?|halloween|awareness|training|"
-    r"how to (?:spot|detect|avoid|protect)|virtual|players?|medieval|combat\w*|spy|heroes|villains?|wizard\w*|"
-    r"magic\w*|superhero\w*"
+_SCREEN_FICTION = (  # works of fiction on a page or a screen
+    r"video ?games?|games?|gaming|gameplay|movies?|films?|novels?|books?|comics?|cartoons?|anime|episodes?|thriller|"
+    r"sitcom|series|simulat\w*|minecraft|gta|grand theft auto|story|stories|plays?|theat\w*|players?"
+)
+_FICTION_WORDS = _SCREEN_FICTION + (
+    r"|npcs?|fiction\w*|fantasy|museum|histor\w*|documentar\w*|fake|props?|costumes?|halloween|awareness|training|"
+    r"how to (?:spot|detect|avoid|protect)|virtual|medieval|combat\w*|spy|heroes|villains?|wizard\w*|magic\w*|"
+    r"superhero\w*"
 )
 _FICTION_CONTEXT = _FICTION_WORDS + r"|'[^']{2,40}'|\"[^\"]{2,40}\""  # or a quoted title
 _METAPHOR_CONTEXT = (
@@ -219,10 +221,6 @@ _LAW_AND_LEARNING = (
     r"evidence|courts?|trials?|prison|jail|detect\w*|spot\w*|preven\w*|awareness|educat\w*|lessons?|class(?:room)?|"
     r"documentar\w*|histor\w*|museum|rehab\w*|recover\w*|therap\w*|support|addiction|warn\w*|campaign|psa|"
     r"rescu\w*|firefight\w*|locked out|locksmiths?"
-)
-_SCREEN_FICTION = (
-    r"video ?games?|games?|gaming|gameplay|movies?|films?|novels?|books?|comics?|cartoons?|anime|episodes?|thriller|"
-    r"sitcom|series|simulat\w*|minecraft|gta|grand theft auto|story|stories|plays?|theat\w*|players?"
 )
 _HATE_FRAMING = (
     r"histor\w*|documentar\w*|museum|memorial\w*|educat\w*|lessons?|classroom|teach\w*|awareness|anti-?racis\w*|"
