@@ -5,7 +5,8 @@
     python bench/safety_probes.py --show-dev           # also list the development half's decisions
 
 The independent probes are split by a hash of the prompt: the development half may be read while changing the
-filter, the held-out half is only counted. `--show-dev` never prints a held-out prompt.
+filter, the held-out half is only counted. The blind probes were committed unread and are only counted.
+`--show-dev` never prints a held-out or blind prompt.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def main() -> None:
                 print(f"{name} ({half}):")
             part = [row for row in rows if probe_half(row[1]) == half]
             result[f"{name}_{half}"] = count_blocked(check, part, show=show)
+    for name in ("blind_unsafe", "blind_benign"):  # only ever counted
+        result[name] = count_blocked(check, read_probes(PROBES / f"{name}.tsv"))
     for key, counts in result.items():
         if isinstance(counts, dict):
             per = ", ".join(f"{c} {b}/{n}" for c, (b, n) in counts["per_category"].items())
