@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -468,14 +467,13 @@ def test_vidgen_minilm_dir_points_at_a_copy_of_the_model(tmp_path, monkeypatch) 
     assert (embedder.bundled_model_dir() / "config.json").is_file()
 
 
-PLAIN_PROBES = Path(__file__).resolve().parents[1] / "bench" / "safety_plain_probes"
-
-
 def _probes_blocked(safety: SafetyFilter, name: str, half: str | None = None) -> int:
     """How many prompts of a probe file the filter blocks (only the count: blind probes are never printed)."""
-    rows = [line.split("\t") for line in (PLAIN_PROBES / name).read_text().splitlines() if line.strip()]
-    if half is not None:  # the independent probes' halves, by the first byte of the prompt's sha256
-        rows = [(c, p) for c, p in rows if ("dev", "heldout")[hashlib.sha256(p.encode()).digest()[0] % 2] == half]
+    from bench.safety_probes import PROBES, probe_half, read_probes
+
+    rows = read_probes(PROBES / name)
+    if half is not None:  # the independent probes' development or held-out half
+        rows = [(c, p) for c, p in rows if probe_half(p) == half]
     return sum(not safety.check_text(prompt).allowed for _category, prompt in rows)
 
 

@@ -227,8 +227,8 @@ def test_plain_act_rules_catch_short_unsafe_prompts(prompt: str, category: str) 
     "a photographer shooting my sister's wedding", "a documentary about how police caught a heroin smuggler",
     "a drunk driving awareness campaign", "a bomber jacket praised by fashion critics",
     "a history lesson on the nazi uniforms of 1940", "a jewish grandmother who runs the world's best bakery",
-    "a fraud awareness video about "
-    "phishing emails", "a man smoking a cigar beside a crack in the wall", "two boxers going at it in the ring",
+    "a fraud awareness video about phishing emails", "a man smoking a cigar beside a crack in the wall",
+    "two boxers going at it in the ring",
 ])
 def test_plain_act_rules_let_look_alikes_pass(prompt: str) -> None:
     hits = match_rules(normalize(prompt))
